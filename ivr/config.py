@@ -1,0 +1,143 @@
+"""Settings: defaults in code, overridden by `config/*.toml`, overridden by the environment.
+
+Secrets (Twilio auth token, secret key, API token) come only from the environment; a TOML
+file that contains one is refused, so they never end up in version control.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT_AUTH_TOKEN = "development-auth-token"  # noqa: S105 - a documented local default
+SECRET_FIELDS = ("twilio_auth_token", "secret_key", "api_token")
+
+ENVIRONMENT = {
+    "IVR_PUBLIC_URL": "public_url",
+    "IVR_DATABASE_URL": "database_url",
+    "IVR_DIALOGS": "dialogs_dir",
+    "IVR_FLOW": "default_flow",
+    "IVR_ASR": "asr",
+    "IVR_VOSK_MODEL": "vosk_model",
+    "IVR_VALIDATE_SIGNATURES": "validate_signatures",
+    "IVR_SECRET_KEY": "secret_key",
+    "IVR_API_TOKEN": "api_token",
+    "IVR_SMS_FROM": "sms_from",
+    "IVR_DEMO_DATA": "demo_data",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+}
+
+
+class Queue(BaseModel):
+    """People who take transferred calls, tried in order. Phone numbers, client:, sip:."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[str] = Field(default_factory=lambda: ["+15005550006"])
+    ring_seconds: int = Field(20, ge=5, le=120)
+
+
+class TransferSettings(BaseModel):
+    """Where transferred callers go, and what happens when nobody answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queues: dict[str, Queue] = Field(default_factory=lambda: {"support": Queue()})
+    fallback: Literal["voicemail", "number"] = "voicemail"
+    fallback_number: str | None = None
+    caller_id: str | None = Field(None, description="Caller ID shown to agents; Twilio number.")
+    whisper_timeout_seconds: int = Field(10, ge=3, le=30)
+
+
+class BusinessSettings(BaseModel):
+    """Facts the bundled demo actions speak about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "Acme Outfitters"
+    timezone: str = "America/New_York"
+    hours: dict[str, str] = Field(
+        default_factory=lambda: {
+            "monday": "08:00-20:00",
+            "tuesday": "08:00-20:00",
+            "wednesday": "08:00-20:00",
+            "thursday": "08:00-20:00",
+            "friday": "08:00-20:00",
+            "saturday": "09:00-17:00",
+        }
+    )
+    password_reset_url: str = "https://example.com/reset"
+
+
+class Settings(BaseModel):
+    """Everything the server can be told. See the configuration reference in README.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_url: str = "http://localhost:5000"
+    database_url: str = "sqlite:///instance/ivr.sqlite3"
+    dialogs_dir: Path = Path("dialogs")
+    default_flow: str = "support"
+    asr: Literal["twilio", "vosk", "pocketsphinx"] = "twilio"
+    vosk_model: str | None = None
+    validate_signatures: bool = True
+    demo_data: bool = True
+    sms_from: str | None = None
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    api_token: SecretStr | None = None
+    transfer: TransferSettings = Field(default_factory=TransferSettings)
+    business: BusinessSettings = Field(default_factory=BusinessSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def auth_token(self) -> str:
+        """The token requests are signed with; a fixed development one when none is set."""
+        if self.twilio_auth_token is None:
+            return DEVELOPMENT_AUTH_TOKEN
+        return self.twilio_auth_token.get_secret_value()
+
+
+def load_settings(
+    config_dir: Path | str | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then every `config/*.toml` in name order, then the environment, then overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    directory = Path(config_dir or environ.get("IVR_CONFIG_DIR", "config"))
+    merged: dict[str, Any] = {}
+    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        leaked = [key for key in SECRET_FIELDS if key in data]
+        if leaked:
+            raise ValueError(f"{path}: {', '.join(leaked)} must come from the environment, "
+                             "not a file")
+        _deep_merge(merged, data)
+    for variable, field in ENVIRONMENT.items():
+        if environ.get(variable):
+            merged[field] = environ[variable]
+    merged.update(overrides)
+    return Settings.model_validate(merged)
+
+
+def _deep_merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
