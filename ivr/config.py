@@ -31,6 +31,7 @@ ENVIRONMENT = {
     "IVR_API_TOKEN": "api_token",
     "IVR_SMS_FROM": "sms_from",
     "IVR_DEMO_DATA": "demo_data",
+    "IVR_PROXY_HOPS": "proxy_hops",
     "TWILIO_ACCOUNT_SID": "twilio_account_sid",
     "TWILIO_AUTH_TOKEN": "twilio_auth_token",
 }
@@ -89,6 +90,7 @@ class Settings(BaseModel):
     asr: Literal["twilio", "vosk", "pocketsphinx"] = "twilio"
     vosk_model: str | None = None
     validate_signatures: bool = True
+    proxy_hops: int = Field(0, ge=0, le=5, description="Proxies in front that set X-Forwarded-*")
     demo_data: bool = True
     sms_from: str | None = None
     twilio_account_sid: str = "AC00000000000000000000000000000000"

@@ -55,6 +55,21 @@ def latest_transfer(session: Session, call: Call, *, lock: bool = False) -> Tran
     return session.scalars(query).first()
 
 
+def new_transfer(
+    call: Call,
+    *,
+    reason: str,
+    trigger: str,
+    queue: str | None,
+    summary: dict[str, Any],
+    targets: list[str],
+) -> Transfer:
+    """A transfer about to ring its first target; the caller adds it to the session."""
+    return Transfer(call_id=call.id, reason=reason, trigger=trigger, queue=queue,
+                    summary=summary, spoken_summary=str(summary.get("spoken", "")),
+                    targets=targets, attempt=0, attempts=[], outcome="ringing")
+
+
 def find_order(session: Session, order_number: str) -> Order | None:
     return session.get(Order, order_number)
 

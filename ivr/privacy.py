@@ -1,0 +1,32 @@
+"""Caller pseudonyms: a keyed HMAC-SHA256 of the E.164 number, never the number itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import phonenumbers
+
+WITHHELD = {"", "anonymous", "restricted", "unknown", "private", "+266696687"}
+
+
+def normalise_number(raw: str, region: str = "US") -> str | None:
+    """E.164 form of a caller ID, or None when withheld or not a phone number."""
+    raw = raw.strip()
+    if raw.lower() in WITHHELD:
+        return None
+    if raw.startswith(("client:", "sip:")):
+        return raw
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def pseudonymise(raw: str | None, key: bytes) -> str | None:
+    """The caller's stable pseudonym, or None for a withheld number."""
+    number = normalise_number(raw or "")
+    if number is None:
+        return None
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,125 @@
+"""The hand-over summary: a structured record for screens and a short spoken version.
+
+Pure: takes what the call did (flow, state, turns) and returns data. The spoken version leads
+with the reason and the request and is cut to fit `MAX_SPOKEN_SECONDS` of speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ivr.dialog.schema import Flow
+from ivr.dialog.state import CallState
+
+MAX_SPOKEN_SECONDS = 25
+WORDS_PER_SECOND = 2.5  # a brisk but clear text-to-speech rate (150 words a minute)
+LAST_UTTERANCES = 3
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One stored turn, as the summary needs it."""
+
+    kind: str
+    node: str = ""
+    heard: str | None = None
+    digits: str | None = None
+    asr_confidence: float | None = None
+    intent: str | None = None
+    intent_confidence: float | None = None
+    action: str | None = None
+    action_ok: bool | None = None
+    reply: str | None = None
+
+
+def build_summary(
+    flow: Flow,
+    state: CallState,
+    turns: list[TurnRecord],
+    *,
+    reason: str,
+    trigger: str,
+    duration_seconds: int,
+) -> dict[str, Any]:
+    """The structured summary, with its spoken form under the key `spoken`."""
+    caller_turns = [turn for turn in turns if turn.kind in ("speech", "digits", "no_input")]
+    wants = [flow.intent_description(intent) for intent in dict.fromkeys(state.intents)]
+    summary: dict[str, Any] = {
+        "reason": reason,
+        "trigger": trigger,
+        "caller_wants": wants[-1] if wants else None,
+        "all_requests": wants,
+        "intents": [
+            {"intent": turn.intent, "confidence": _round(turn.intent_confidence),
+             "speech_confidence": _round(turn.asr_confidence), "state": turn.node}
+            for turn in caller_turns
+            if turn.intent
+        ],
+        "slots": dict(state.slots),
+        "actions": [
+            {"name": turn.action, "ok": bool(turn.action_ok), "said": turn.reply or ""}
+            for turn in turns
+            if turn.kind == "action"
+        ],
+        "turns": len(caller_turns),
+        "last_utterances": [
+            turn.heard or f"(keyed {turn.digits})" for turn in caller_turns
+            if turn.heard or turn.digits
+        ][-LAST_UTTERANCES:],
+        "duration_seconds": duration_seconds,
+        "state": state.node,
+    }
+    summary["spoken"] = spoken_summary(summary)
+    return summary
+
+
+def spoken_summary(summary: dict[str, Any]) -> str:
+    """Sentences in order of importance, as many as fit the time limit."""
+    sentences = [f"Transferred because {summary['reason']}."]
+    if summary["caller_wants"]:
+        sentences.append(f"The caller wants to {summary['caller_wants']}.")
+    else:
+        sentences.append("The caller's request is not known yet.")
+    for name, value in summary["slots"].items():
+        sentences.append(f"{_words(name)}: {_speakable(value)}.")
+    for action in summary["actions"][-2:]:
+        if action["said"]:
+            sentences.append(f"The bot told them: {action['said']}")
+        elif not action["ok"]:
+            sentences.append(f"The {_words(action['name'])} step failed.")
+    if summary["last_utterances"]:
+        sentences.append(f"They last said: {summary['last_utterances'][-1]}.")
+    sentences.append(f"{summary['turns']} turns, {summary['duration_seconds']} seconds.")
+    return _fit(sentences, int(MAX_SPOKEN_SECONDS * WORDS_PER_SECOND))
+
+
+def _fit(sentences: list[str], max_words: int) -> str:
+    chosen: list[str] = []
+    used = 0
+    for sentence in sentences:
+        words = len(sentence.split())
+        if used + words > max_words:
+            if not chosen:  # the reason alone is too long: cut it
+                chosen.append(" ".join(sentence.split()[:max_words]))
+            continue
+        chosen.append(sentence)
+        used += words
+    return " ".join(chosen)
+
+
+def _speakable(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if text.isdigit():
+        return " ".join(text)
+    return text
+
+
+def _words(name: str) -> str:
+    return name.removeprefix("action_").replace("_", " ")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -1,0 +1,1 @@
+"""The only code that knows Twilio: TwiML, request signatures, the REST client."""

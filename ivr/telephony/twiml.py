@@ -1,0 +1,191 @@
+"""Directives and hand-over plans to TwiML, with Twilio's own builder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr.dialog.directives import Directive, Hangup, Listen, RunAction, Say, Transfer
+
+MAX_SPEECH_CHARS = 4000  # Twilio <Say> limit
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How <Say> speaks: a Twilio voice name (or None for the default) and a language."""
+
+    name: str | None = None
+    language: str = "en-US"
+
+
+@dataclass(frozen=True)
+class DialPlan:
+    """Ring one agent with a whisper first; Twilio posts the outcome to `action_url`."""
+
+    intro: str
+    target: str
+    whisper_url: str
+    action_url: str
+    ring_seconds: int = 20
+    caller_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VoicemailPlan:
+    """Nobody answered: take a message and promise a call back."""
+
+    intro: str
+    action_url: str
+    max_seconds: int = 120
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    """Nobody answered: try a backup number without a whisper."""
+
+    intro: str
+    number: str
+    action_url: str
+
+
+HandoverPlan = DialPlan | VoicemailPlan | BackupPlan
+
+
+def render(
+    directives: Sequence[Directive],
+    *,
+    voice: Voice,
+    turn_url: str,
+    handover: HandoverPlan | None = None,
+) -> str:
+    """TwiML for one webhook answer. A `Transfer` directive needs a `handover` plan."""
+    response = VoiceResponse()
+    pending: list[Say] = []
+    for directive in directives:
+        match directive:
+            case Say():
+                pending.append(directive)
+            case Listen():
+                gather = _gather(directive, turn_url)
+                for say in pending:
+                    target = gather if say.barge_in else response
+                    _say(target, say.text, voice)
+                pending = []
+                response.append(gather)
+                response.redirect(turn_url, method="POST")
+            case Transfer():
+                _flush(response, pending, voice)
+                pending = []
+                append_handover(response, handover, voice)
+            case Hangup():
+                _flush(response, pending, voice)
+                pending = []
+                response.hangup()
+            case RunAction():
+                raise ValueError("actions run before rendering; RunAction cannot be rendered")
+    _flush(response, pending, voice)
+    return str(response)
+
+
+def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: Voice) -> None:
+    """The caller hears what is happening, then rings an agent or the fallback."""
+    match plan:
+        case DialPlan():
+            _say(response, plan.intro, voice)
+            dial = Dial(action=plan.action_url, method="POST", timeout=plan.ring_seconds,
+                        caller_id=plan.caller_id)
+            _dial_target(dial, plan.target, plan.whisper_url)
+            response.append(dial)
+        case VoicemailPlan():
+            _say(response, plan.intro, voice)
+            response.record(max_length=plan.max_seconds, action=plan.action_url, method="POST",
+                            play_beep=True, timeout=5, finish_on_key="#")
+            _say(response, "I didn't get a message. We'll call you back. Goodbye.", voice)
+            response.hangup()
+        case BackupPlan():
+            _say(response, plan.intro, voice)
+            dial = Dial(action=plan.action_url, method="POST", timeout=30)
+            dial.number(plan.number)
+            response.append(dial)
+        case None:
+            _say(response, "I'm sorry, no one can take your call right now. "
+                 "Please call back during opening hours. Goodbye.", voice)
+            response.hangup()
+
+
+def whisper(summary: str, accept_url: str, *, voice: Voice, timeout: int) -> str:
+    """What the agent hears before the bridge: the summary, then press 1 to take the call."""
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, action=accept_url, method="POST",
+                    timeout=timeout)
+    _say(gather, f"Incoming call from the automated assistant. {summary}", voice)
+    _say(gather, "Press 1 to take the call, 9 to hear this again, or 2 to pass.", voice)
+    response.append(gather)
+    _say(response, "No answer. Passing the call on.", voice)
+    response.hangup()
+    return str(response)
+
+
+def connect_agent(voice: Voice) -> str:
+    """The agent accepted: an answer with no further verbs bridges the two legs."""
+    response = VoiceResponse()
+    _say(response, "Connecting you now.", voice)
+    return str(response)
+
+
+def say_and_hang_up(text: str, voice: Voice) -> str:
+    response = VoiceResponse()
+    if text:
+        _say(response, text, voice)
+    response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    return str(VoiceResponse())
+
+
+def _gather(listen: Listen, turn_url: str) -> Gather:
+    inputs = " ".join(kind for kind, on in (("speech", listen.speech), ("dtmf", listen.keys)) if on)
+    options: dict[str, object] = {
+        "input": inputs,
+        "action": turn_url,
+        "method": "POST",
+        "action_on_empty_result": True,
+        "timeout": listen.timeout_seconds,
+        "language": listen.language,
+    }
+    if listen.speech:
+        options["speech_timeout"] = listen.speech_timeout
+        if listen.hints:
+            options["hints"] = ", ".join(listen.hints)
+    if listen.max_digits:
+        options["num_digits"] = listen.max_digits
+        options["finish_on_key"] = "#"
+        options["speech_model"] = "numbers_and_commands"
+    else:
+        options["num_digits"] = 1
+    return Gather(**options)
+
+
+def _dial_target(dial: Dial, target: str, whisper_url: str) -> None:
+    if target.startswith("client:"):
+        dial.client(target.removeprefix("client:"), url=whisper_url, method="POST")
+    elif target.startswith("sip:"):
+        dial.sip(target, url=whisper_url, method="POST")
+    else:
+        dial.number(target, url=whisper_url, method="POST")
+
+
+def _say(parent: VoiceResponse | Gather, text: str, voice: Voice) -> None:
+    options = {"language": voice.language}
+    if voice.name:
+        options["voice"] = voice.name
+    parent.say(text[:MAX_SPEECH_CHARS], **options)
+
+
+def _flush(response: VoiceResponse, pending: list[Say], voice: Voice) -> None:
+    for say in pending:
+        _say(response, say.text, voice)
