@@ -19,18 +19,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-import requests
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from ivr.actions.context import current
 from ivr.config import BusinessSettings, Settings
 from ivr.storage.db import session_scope
 from ivr.storage.repository import find_order
+from ivr.telephony.sms import send_sms
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +96,6 @@ WITHHELD_CALLERS = frozenset(
         "+2562533",
     }
 )
-TWILIO_TIMEOUT_SECONDS = 3.0
 
 
 class ActionSendPasswordReset(Action):
@@ -136,25 +132,11 @@ def send_reset_link(settings: Settings, caller: Any) -> bool:
         f"{RESET_LINK_MINUTES} minutes: {link}\n"
         "If you didn't ask for this, you can ignore this message."
     )
-    client = Client(
-        settings.twilio_account_sid,
-        settings.auth_token,
-        http_client=TwilioHttpClient(timeout=TWILIO_TIMEOUT_SECONDS),
-    )
-    try:
-        message = client.messages.create(to=to, from_=settings.sms_from, body=body)
-    except TwilioException as exc:
-        # The exception text may quote the number: log only Twilio's code and status.
-        log.warning(
-            "password reset SMS failed: Twilio error %s (HTTP %s)",
-            getattr(exc, "code", None),
-            getattr(exc, "status", None),
-        )
+    sid = send_sms(settings.twilio_account_sid, settings.auth_token,
+                   sender=settings.sms_from, to=to, body=body)
+    if sid is None:
         return False
-    except requests.RequestException as exc:
-        log.warning("password reset SMS failed: %s talking to Twilio", type(exc).__name__)
-        return False
-    log.info("password reset SMS queued as %s", message.sid)
+    log.info("password reset SMS queued as %s", sid)
     return True
 
 
