@@ -17,9 +17,12 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    connectable = config.attributes.get("connection") or create_engine(url)
-    with connectable.connect() if hasattr(connectable, "connect") else connectable as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
-        with context.begin_transaction():
-            context.run_migrations()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=Base.metadata,
+                              render_as_batch=connection.dialect.name == "sqlite")
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()  # migrations hold no pooled connection afterwards
