@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_AUTH_TOKEN = "development-auth-token"  # noqa: S105 - a documented local default
+DEVELOPMENT_AUTH_TOKEN = "development-auth-token"
 SECRET_FIELDS = ("twilio_auth_token", "secret_key", "api_token")
 
 ENVIRONMENT = {

@@ -161,7 +161,7 @@ def test_a_failed_action_apologises_and_transfers(support_flow: Flow) -> None:
 
 
 def test_a_fault_apologises_and_transfers(support_flow: Flow) -> None:
-    state, directives = step(support_flow, started(support_flow), Fault("database down"))
+    _, directives = step(support_flow, started(support_flow), Fault("database down"))
     assert "sorry" in said(directives).lower() and transfer_of(directives) is not None
 
 

@@ -63,7 +63,8 @@ def test_bundled_flows_are_valid() -> None:
         (GOOD.replace("examples: [when are you open, opening hours, what time do you close]",
                       "examples: [hours]"), 6, "1 example phrases"),
         (GOOD + "  orphan:\n    say: hi\n    next: bye\n", 15, "can never be reached"),
-        (GOOD.replace("    ask: How can I help?\n", "    ask: How can I help?\n    keys: {'0': hours}\n"),
+        (GOOD.replace("    ask: How can I help?\n",
+                      "    ask: How can I help?\n    keys: {'0': hours}\n"),
          10, "key 0 always reaches a person"),
         (GOOD.replace("  bye:\n    say: Goodbye.\n    hangup: true",
                       "  bye:\n    ask: Card?\n    slot: {name: card_number, type: digits}\n"

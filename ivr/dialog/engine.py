@@ -49,14 +49,13 @@ def step(flow: Flow, state: CallState, event: Event) -> Step:
 
 def listen_for(flow: Flow, node: State) -> Listen:
     """The Listen directive for a question: hints from the phrases it expects."""
-    hints: list[str] = []
-    if node.slot and node.slot.type == "yes_no" or {"yes", "no"} & set(node.on):
+    hints: list[str] = ["agent", "representative", *node.hints]
+    if (node.slot and node.slot.type == "yes_no") or {"yes", "no"} & set(node.on):
         hints += ["yes", "no"]
     for intent in node.on:
         spec = flow.intents.get(intent)
         if spec:
             hints += [example for example in spec.examples if len(example) <= 40]
-    hints += list(node.hints) + ["agent", "representative"]
     unique = tuple(dict.fromkeys(hints))[:MAX_HINTS]
     max_digits = node.slot.max_length if node.slot and node.slot.type == "digits" else None
     settings = flow.settings
@@ -71,7 +70,7 @@ def listen_for(flow: Flow, node: State) -> Listen:
 
 def _enter(flow: Flow, state: CallState, out: list[Directive], hops: int = 0) -> Step:
     if hops > MAX_HOPS:
-        return _transfer(flow, state, out + [Say(APOLOGY)],
+        return _transfer(flow, state, [*out, Say(APOLOGY)],
                          "the call flow loops without asking anything", trigger="fault")
     node = flow.states[state.node]
     match node.kind:
@@ -164,7 +163,7 @@ def _user_input(flow: Flow, state: CallState, event: UserInput) -> Step:
         return _enter(flow, state, [])
     if not event.text.strip() and not event.digits:
         return _no_input(flow, state)
-    if event.digits == HUMAN_KEY or event.digits.startswith(HUMAN_KEY) and not node.slot:
+    if event.digits == HUMAN_KEY or (event.digits.startswith(HUMAN_KEY) and not node.slot):
         return _transfer(flow, state, [], "the caller pressed 0 for a person",
                          trigger="caller_request")
     confident = bool(event.digits) or _is_confident(flow, event)
@@ -231,7 +230,8 @@ def _choose(flow: Flow, state: CallState, node: State, event: UserInput, confide
     else:
         intent = event.intent
         yes_no = _yes_no(event)
-        if yes_no is not None and ("yes" in node.on or "no" in node.on):
+        named_intent_wins = confident and intent in node.on and intent not in ("yes", "no")
+        if yes_no is not None and ("yes" in node.on or "no" in node.on) and not named_intent_wins:
             intent, confident = ("yes" if yes_no else "no"), True
         if not confident:
             return _low_confidence(flow, state)

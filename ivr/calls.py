@@ -1,0 +1,341 @@
+"""The call use case: an inbound event in, directives and a hand-over out.
+
+`CallService.handle` loads the call's state from the database, has the NLU interpret what
+the caller said, steps the dialog engine, runs the custom actions it asks for, stores every
+turn, builds the summary when the call goes to a person, and returns what the caller should
+hear. The webhook and the media-stream transports share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from ivr.actions.runner import ActionRunner
+from ivr.config import Settings
+from ivr.dialog import (
+    ActionDone,
+    CallStarted,
+    CallState,
+    Directive,
+    Event,
+    Fault,
+    Flow,
+    NoInput,
+    RunAction,
+    Say,
+    Transfer,
+    UserInput,
+    step,
+)
+from ivr.dialog.engine import listen_for
+from ivr.nlu.interpreter import Interpreter
+from ivr.privacy import pseudonymise
+from ivr.storage import repository
+from ivr.storage.db import session_scope
+from ivr.storage.models import Call, Turn
+from ivr.summary import TurnRecord, build_summary
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIONS_PER_TURN = 5
+MAX_HEARD_CHARS = 2000
+HANDOVER_INTRO = (
+    "I'm connecting you with a member of our team now. I've passed on what you've told me, "
+    "so you won't need to repeat yourself. Please hold."
+)
+NEXT_AGENT_INTRO = "That colleague isn't available, so I'm trying someone else. Please hold."
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """What arrived from the caller. `caller` is only used for the pseudonym and for actions
+    that need it (an SMS); it is never stored."""
+
+    call_sid: str
+    caller: str | None = None
+    text: str = ""
+    digits: str = ""
+    confidence: float | None = None
+    flow: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentLeg:
+    """Ring this agent, whispering the summary first."""
+
+    target: str
+    ring_seconds: int
+    intro: str
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Nobody can take the call: voicemail with a callback promise, or a backup number."""
+
+    kind: Literal["voicemail", "number"]
+    intro: str
+    number: str | None = None
+
+
+@dataclass
+class Reply:
+    """What the caller should hear now, and who to ring if the call goes to a person."""
+
+    directives: list[Directive]
+    language: str = "en-US"
+    voice: str | None = None
+    leg: AgentLeg | Fallback | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    summary: dict[str, object] | None = field(default=None, repr=False)
+
+
+class CallService:
+    """Runs calls against the flows, with state in the database at `settings.database_url`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        flows: dict[str, Flow],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.settings = settings
+        self.flows = flows
+        self.clock = clock
+        self._interpreters: dict[str, Interpreter] = {}
+        self._runners: dict[str, ActionRunner] = {}
+        key = settings.secret_key.get_secret_value() if settings.secret_key else "development"
+        self._pseudonym_key = key.encode()
+
+    def interpreter(self, flow: Flow) -> Interpreter:
+        if flow.name not in self._interpreters:
+            self._interpreters[flow.name] = Interpreter(flow)
+        return self._interpreters[flow.name]
+
+    def runner(self, flow: Flow) -> ActionRunner:
+        if flow.name not in self._runners:
+            from ivr.actions.context import ActionContext
+
+            context = ActionContext(database_url=self.settings.database_url,
+                                    settings=self.settings)
+            self._runners[flow.name] = ActionRunner(flow.actions, context)
+        return self._runners[flow.name]
+
+    def warm_up(self) -> None:
+        """Train every flow's classifier now rather than on the first call."""
+        for flow in self.flows.values():
+            self.interpreter(flow)
+
+    def start(self, inbound: Inbound) -> Reply:
+        """A new call (or Twilio asking again for one it already started)."""
+        return self._handle(inbound, starting=True)
+
+    def turn(self, inbound: Inbound) -> Reply:
+        """The caller answered a question, or said nothing."""
+        return self._handle(inbound, starting=False)
+
+    def fault(self, inbound: Inbound, reason: str) -> Reply:
+        """Something failed outside the engine: apologise and transfer, with what is known."""
+        try:
+            with session_scope(self.settings.database_url) as session:
+                call = repository.call_for_update(session, inbound.call_sid)
+                if call is None:
+                    raise LookupError("no stored call")
+                flow = self._flow_for(call.flow)
+                state = CallState.model_validate(call.state or {})
+                state, directives = step(flow, state.model_copy(update={"transferred": False}),
+                                         Fault(reason))
+                repository.add_turn(session, call, kind="fault", node=state.node,
+                                    reply=_said(directives))
+                return self._finish(session, call, flow, state, directives, Reply(directives))
+        except Exception as error:  # the database itself may be what failed
+            log.error("could not record a fault for a call: %s", type(error).__name__)
+            return self.blind_transfer()
+
+    def blind_transfer(self) -> Reply:
+        """A transfer built from configuration alone, for when nothing else works."""
+        directives: list[Directive] = [
+            Say("I'm sorry, something went wrong on my side."),
+            Transfer(reason="an internal problem", trigger="fault"),
+        ]
+        flow = self.flows.get(self.settings.default_flow)
+        queue = flow.transfer.queue if flow else None
+        return Reply(directives, leg=self.first_leg(queue))
+
+    def first_leg(self, queue: str | None) -> AgentLeg | Fallback:
+        targets = self.targets(queue)
+        if not targets:
+            return self.fallback()
+        ring = self._queue(queue).ring_seconds if self._queue(queue) else 20
+        return AgentLeg(targets[0], ring, HANDOVER_INTRO)
+
+    def targets(self, queue: str | None) -> list[str]:
+        found = self._queue(queue)
+        return list(found.targets) if found else []
+
+    def fallback(self) -> Fallback:
+        transfer = self.settings.transfer
+        if transfer.fallback == "number" and transfer.fallback_number:
+            return Fallback("number", "I'm sorry, everyone on the team is busy. "
+                            "I'm connecting you to our backup line.", transfer.fallback_number)
+        return Fallback(
+            "voicemail",
+            "I'm sorry, everyone on the team is busy right now. Please leave a short message "
+            "after the tone with the best time to reach you, and we'll call you back within "
+            "one business day. We've kept what you told me, so you won't need to repeat it.",
+        )
+
+    def _queue(self, queue: str | None):  # type: ignore[no-untyped-def]
+        queues = self.settings.transfer.queues
+        if queue and queue in queues:
+            return queues[queue]
+        return next(iter(queues.values()), None)
+
+    def _flow_for(self, name: str | None) -> Flow:
+        if name and name in self.flows:
+            return self.flows[name]
+        return self.flows[self.settings.default_flow]
+
+    def _handle(self, inbound: Inbound, *, starting: bool) -> Reply:
+        began = time.perf_counter()
+        with session_scope(self.settings.database_url) as session:
+            call = repository.call_for_update(session, inbound.call_sid)
+            if call is None:
+                flow = self._flow_for(inbound.flow)
+                call = repository.create_call(session, inbound.call_sid, flow.name,
+                                              pseudonymise(inbound.caller, self._pseudonym_key))
+                return self._advance(session, call, flow, CallState(), CallStarted(), inbound,
+                                     began, kind="start")
+            flow = self._flow_for(call.flow)
+            state = CallState.model_validate(call.state or {})
+            if starting or not state.node:
+                return self._repeat_question(session, call, flow, state)
+            if not inbound.text.strip() and not inbound.digits:
+                return self._advance(session, call, flow, state, NoInput(), inbound, began,
+                                     kind="no_input")
+            event = self.interpreter(flow).interpret(inbound.text, inbound.digits,
+                                                     inbound.confidence)
+            kind = "digits" if inbound.digits else "speech"
+            return self._advance(session, call, flow, state, event, inbound, began, kind=kind)
+
+    def _repeat_question(self, session, call: Call, flow: Flow, state: CallState) -> Reply:  # type: ignore[no-untyped-def]
+        if state.ended:
+            return Reply([Say("Goodbye.")] + step(flow, state, NoInput())[1])
+        if state.transferred:
+            transfer = repository.latest_transfer(session, call)
+            return Reply([Say("Please hold while I connect you.")],
+                         leg=self.first_leg(transfer.queue if transfer else None))
+        node = flow.states[state.node]
+        directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
+                                       listen_for(flow, node)]
+        return Reply(directives, flow.settings.language, flow.settings.voice)
+
+    def _advance(
+        self,
+        session,  # type: ignore[no-untyped-def]
+        call: Call,
+        flow: Flow,
+        state: CallState,
+        event: Event,
+        inbound: Inbound,
+        began: float,
+        *,
+        kind: str,
+    ) -> Reply:
+        node_before = state.node
+        first_event = event
+        directives: list[Directive] = []
+        pending: list[tuple[str, ActionDone]] = []
+        for _ in range(MAX_ACTIONS_PER_TURN + 1):
+            state, produced = step(flow, state, event)
+            action = next((d for d in produced if isinstance(d, RunAction)), None)
+            directives += [d for d in produced if not isinstance(d, RunAction)]
+            if action is None:
+                break
+            event = self.runner(flow).run(
+                action.name,
+                call_id=call.call_sid,
+                slots=dict(state.slots),
+                latest_text=inbound.text,
+                metadata={"caller": inbound.caller} if inbound.caller else {},
+            )
+            pending.append((state.node, event))
+        else:
+            state, produced = step(flow, state, Fault("too many actions in one turn"))
+            directives += produced
+        understood = first_event if isinstance(first_event, UserInput) else None
+        intent = understood.intent if understood else None
+        confidence = understood.intent_confidence if understood else None
+        heard = inbound.text[:MAX_HEARD_CHARS] if kind == "speech" else ""
+        repository.add_turn(
+            session, call, kind=kind, node=node_before,
+            heard=heard or None,
+            digits=inbound.digits[:64] or None,
+            asr_confidence=inbound.confidence,
+            intent=intent if kind in ("speech", "digits") else None,
+            intent_confidence=confidence if kind in ("speech", "digits") else None,
+            reply=_said(directives),
+            server_ms=round((time.perf_counter() - began) * 1000, 3),
+        )
+        for node, done in pending:
+            repository.add_turn(session, call, kind="action", node=node, action=done.name,
+                                action_ok=done.ok, reply=" ".join(done.messages) or done.error)
+        reply = Reply(directives, flow.settings.language, flow.settings.voice,
+                      intent=intent, confidence=confidence)
+        return self._finish(session, call, flow, state, directives, reply)
+
+    def _finish(self, session, call: Call, flow: Flow, state: CallState,  # type: ignore[no-untyped-def]
+                directives: list[Directive], reply: Reply) -> Reply:
+        call.state = state.model_dump(mode="json")
+        call.updated_at = self.clock()
+        transfer = next((d for d in directives if isinstance(d, Transfer)), None)
+        if state.ended:
+            call.status = "completed-by-bot"
+        if transfer is not None:
+            call.status = "transferring"
+            session.flush()
+            summary = build_summary(
+                flow, state, [_record(turn) for turn in repository.turns_of(session, call)],
+                reason=transfer.reason, trigger=transfer.trigger,
+                duration_seconds=self._elapsed(call),
+            )
+            targets = self.targets(transfer.queue)
+            session.add(repository.new_transfer(
+                call, reason=transfer.reason, trigger=transfer.trigger, queue=transfer.queue,
+                summary=summary, targets=targets,
+            ))
+            reply.leg = (AgentLeg(targets[0], self.ring_seconds(transfer.queue), HANDOVER_INTRO)
+                         if targets else self.fallback())
+            reply.summary = summary
+            log.info("call %s goes to a person (%s)", call.call_sid, transfer.trigger)
+        return reply
+
+    def ring_seconds(self, queue: str | None) -> int:
+        found = self._queue(queue)
+        return found.ring_seconds if found else 20
+
+    def _elapsed(self, call: Call) -> int:
+        started = call.started_at
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        return max(0, int((self.clock() - started).total_seconds()))
+
+
+def _said(directives: list[Directive]) -> str | None:
+    text = " ".join(d.text for d in directives if isinstance(d, Say))
+    return text or None
+
+
+def _record(turn: Turn) -> TurnRecord:
+    return TurnRecord(
+        kind=turn.kind, node=turn.node, heard=turn.heard, digits=turn.digits,
+        asr_confidence=turn.asr_confidence, intent=turn.intent,
+        intent_confidence=turn.intent_confidence, action=turn.action,
+        action_ok=turn.action_ok, reply=turn.reply,
+    )

@@ -1,0 +1,133 @@
+"""The hand-over to a person after the bot decided to transfer: whisper, accept, next agent,
+fallback, and how the call ended. State lives in the `transfers` table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from ivr.calls import NEXT_AGENT_INTRO, AgentLeg, CallService, Reply
+from ivr.dialog import Hangup, Say, Transfer
+from ivr.storage import repository
+from ivr.storage.db import session_scope
+from ivr.storage.models import Transfer as TransferRow
+from ivr.storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+NO_SUMMARY = "No summary is available for this call."
+AgentChoice = Literal["accept", "replay", "decline"]
+FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+class HandoffService:
+    """Operates the transfer legs of calls handled by a `CallService`."""
+
+    def __init__(self, calls: CallService):
+        self.calls = calls
+        self.url = calls.settings.database_url
+
+    def whisper_text(self, call_sid: str) -> str:
+        """The spoken summary for the agent about to take this call."""
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid)
+            if transfer is None or not transfer.spoken_summary:
+                return NO_SUMMARY
+            return transfer.spoken_summary
+
+    def agent_pressed(self, call_sid: str, digits: str) -> AgentChoice:
+        """The agent's key during the whisper: 1 takes the call, 9 repeats, anything else passes."""
+        choice: AgentChoice = {"1": "accept", "9": "replay"}.get(digits[:1], "decline")
+        if choice == "replay":
+            return choice
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid, lock=True)
+            if transfer is None:
+                return choice
+            if choice == "accept":
+                transfer.outcome = "accepted"
+                transfer.accepted_by = _current_target(transfer)
+                transfer.answered_at = utcnow()
+            else:
+                _record_attempt(transfer, "declined")
+        return choice
+
+    def dial_finished(self, call_sid: str, dial_status: str) -> Reply:
+        """Twilio's <Dial action>: the agent leg ended. Next agent, fallback, or goodbye."""
+        with session_scope(self.url) as session:
+            call = repository.get_call(session, call_sid)
+            transfer = self._transfer(session, call_sid, lock=True)
+            if call is None or transfer is None:
+                return Reply([Say("Thanks for calling. Goodbye."), Hangup()])
+            if transfer.outcome in ("accepted", "completed"):
+                transfer.outcome = "completed"
+                call.status = "completed-by-agent"
+                return Reply([Hangup()])
+            if transfer.outcome.startswith("fallback"):
+                transfer.outcome = f"{transfer.outcome}-ended"
+                return Reply([Hangup()])
+            _record_attempt(transfer, _attempt_outcome(dial_status))
+            transfer.attempt += 1
+            directive = Transfer(reason=transfer.reason, queue=transfer.queue,
+                                 trigger=transfer.trigger)
+            if transfer.attempt < len(transfer.targets):
+                target = transfer.targets[transfer.attempt]
+                return Reply([directive],
+                             leg=AgentLeg(target, self.calls.ring_seconds(transfer.queue),
+                                          NEXT_AGENT_INTRO))
+            fallback = self.calls.fallback()
+            transfer.outcome = f"fallback-{fallback.kind}"
+            log.info("call %s: no agent answered, fallback %s", call_sid, fallback.kind)
+            return Reply([directive], leg=fallback)
+
+    def voicemail_saved(self, call_sid: str, recording_sid: str | None) -> Reply:
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid, lock=True)
+            if transfer is not None:
+                transfer.outcome = "voicemail" if recording_sid else "voicemail-empty"
+        return Reply([Say("Thank you. We've got your message and we'll call you back soon. "
+                          "Goodbye."), Hangup()])
+
+    def call_ended(self, call_sid: str, call_status: str, duration: str | None) -> bool:
+        """Twilio's status callback. Returns False for a call this server never saw."""
+        with session_scope(self.url) as session:
+            call = repository.call_for_update(session, call_sid)
+            if call is None:
+                return False
+            if call_status in FINAL_CALL_STATUSES:
+                call.ended_at = utcnow()
+                if duration and duration.isdigit():
+                    call.duration_seconds = int(duration)
+                if call.status in ("in-progress", "transferring"):
+                    call.status = call_status
+                transfer = repository.latest_transfer(session, call, lock=True)
+                if transfer is not None and transfer.outcome == "ringing":
+                    transfer.outcome = "caller-abandoned"
+            return True
+
+    def _transfer(self, session, call_sid: str, *, lock: bool = False) -> TransferRow | None:  # type: ignore[no-untyped-def]
+        call = repository.get_call(session, call_sid)
+        if call is None:
+            return None
+        return repository.latest_transfer(session, call, lock=lock)
+
+
+def _current_target(transfer: TransferRow) -> str | None:
+    if transfer.attempt < len(transfer.targets):
+        return str(transfer.targets[transfer.attempt])
+    return None
+
+
+def _record_attempt(transfer: TransferRow, outcome: str) -> None:
+    """One entry per target tried; a decline seen in the whisper is not counted twice."""
+    attempts = list(transfer.attempts or [])
+    if attempts and attempts[-1].get("index") == transfer.attempt:
+        return
+    attempts.append({"index": transfer.attempt, "target": _current_target(transfer),
+                     "outcome": outcome, "at": utcnow().isoformat()})
+    transfer.attempts = attempts
+
+
+def _attempt_outcome(dial_status: str) -> str:
+    return {"busy": "busy", "no-answer": "no-answer", "failed": "failed",
+            "canceled": "canceled"}.get(dial_status, "not-accepted")

@@ -1,0 +1,74 @@
+"""Flask app factory: settings, flows, database, and the blueprints."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.calls import CallService
+from ivr.config import Settings, load_settings
+from ivr.dialog.schema import Flow
+from ivr.flows import load_flows
+from ivr.handoff import HandoffService
+from ivr.storage import repository
+from ivr.storage.db import engine_for, session_scope
+from ivr.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    flows: dict[str, Flow] | None = None,
+    *,
+    migrate: bool | None = None,
+) -> Flask:
+    """The WSGI app. Refuses to start with an invalid flow (raises `FlowError`).
+
+    SQLite databases are migrated automatically; PostgreSQL ones with `ivr db upgrade`
+    unless `migrate=True`.
+    """
+    settings = settings or load_settings()
+    flows = flows if flows is not None else load_flows(settings.dialogs_dir)
+    if settings.default_flow not in flows:
+        raise ValueError(f"default flow {settings.default_flow!r} is not among the flows in "
+                         f"{settings.dialogs_dir}: {', '.join(sorted(flows))}")
+    if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
+        upgrade(settings.database_url)
+    if settings.demo_data:
+        with session_scope(settings.database_url) as session:
+            repository.seed_demo_orders(session)
+    engine_for(settings.database_url).dispose()  # no pooled connection crosses a fork
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+    calls = CallService(settings, flows)
+    calls.warm_up()
+    app.extensions["ivr"] = {
+        "settings": settings,
+        "flows": flows,
+        "calls": calls,
+        "handoff": HandoffService(calls),
+    }
+    if not settings.validate_signatures:
+        log.warning("!!! Twilio signature checks are OFF (IVR_VALIDATE_SIGNATURES=false). "
+                    "Anyone can drive calls on this server. Never do this in production. !!!")
+    elif settings.twilio_auth_token is None:
+        log.warning("TWILIO_AUTH_TOKEN is not set: requests must be signed with the development "
+                    "token, so real Twilio requests will be refused (403).")
+
+    from ivr.web.api import api
+    from ivr.web.health import health
+    from ivr.web.voice import voice
+
+    app.register_blueprint(voice)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    return app

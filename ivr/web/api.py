@@ -1,0 +1,53 @@
+"""JSON API for people and tools: the hand-over summary of a call."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, jsonify, request
+
+from ivr.storage import repository
+from ivr.storage.db import session_scope
+from ivr.web.context import settings
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+@api.before_request
+def require_bearer_token():  # type: ignore[no-untyped-def]
+    expected = settings().api_token
+    if expected is None:
+        return jsonify(error="the API is closed: set IVR_API_TOKEN to open it"), 503
+    header = request.headers.get("Authorization", "")
+    given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    if not given or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return jsonify(error="a valid bearer token is required"), 401, {
+            "WWW-Authenticate": 'Bearer realm="ivr"'}
+    return None
+
+
+@api.get("/calls/<call_sid>/summary")
+def call_summary(call_sid: str):  # type: ignore[no-untyped-def]
+    with session_scope(settings().database_url) as session:
+        call = repository.get_call(session, call_sid)
+        if call is None:
+            return jsonify(error="no such call"), 404
+        transfer = repository.latest_transfer(session, call)
+        if transfer is None:
+            return jsonify(error="this call was not transferred, so it has no summary"), 404
+        return jsonify(
+            call_sid=call.call_sid,
+            flow=call.flow,
+            status=call.status,
+            started_at=call.started_at.isoformat(),
+            transfer={
+                "reason": transfer.reason,
+                "trigger": transfer.trigger,
+                "queue": transfer.queue,
+                "outcome": transfer.outcome,
+                "attempts": transfer.attempts,
+                "accepted_by": transfer.accepted_by,
+                "created_at": transfer.created_at.isoformat(),
+            },
+            summary=transfer.summary,
+        )

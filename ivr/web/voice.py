@@ -1,0 +1,214 @@
+"""Twilio voice webhooks. Thin: read the form, call the use case, answer TwiML.
+
+Every route checks `X-Twilio-Signature` (403 when wrong) and answers TwiML with status 200
+whatever happens inside; when in doubt the caller goes to a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, request
+
+from ivr.calls import AgentLeg, Fallback, Inbound, Reply
+from ivr.telephony import twiml
+from ivr.telephony.signature import is_signed_by_twilio
+from ivr.web.context import calls, handoff, settings
+
+log = logging.getLogger(__name__)
+
+voice = Blueprint("voice", __name__, url_prefix="/voice")
+
+CALL_SID = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
+MAX_TEXT = 2000
+XML = "text/xml; charset=utf-8"
+
+
+@voice.before_request
+def check_twilio_signature() -> None:
+    config = settings()
+    if not config.validate_signatures:
+        log.warning("signature check skipped (IVR_VALIDATE_SIGNATURES=false)")
+        return
+    url = config.public_url + request.full_path.rstrip("?")
+    params = request.form.to_dict() if request.method == "POST" else {}
+    if not is_signed_by_twilio(config.auth_token, url, params,
+                               request.headers.get("X-Twilio-Signature")):
+        log.warning("refused a request with a missing or wrong Twilio signature on %s",
+                    request.path)
+        abort(403)
+
+
+@voice.post("/incoming")
+def incoming() -> Response:
+    inbound = _inbound(with_speech=False)
+    inbound = Inbound(inbound.call_sid, inbound.caller, flow=request.args.get("flow"))
+    return _answer(inbound, lambda: calls().start(inbound))
+
+
+@voice.post("/turn")
+def turn() -> Response:
+    inbound = _inbound(with_speech=True)
+    return _answer(inbound, lambda: calls().turn(inbound))
+
+
+@voice.post("/fallback")
+def fallback() -> Response:
+    """Twilio could not use our answer (or reach us): get the caller to a person."""
+    inbound = _inbound(with_speech=False, require_sid=False)
+    if not inbound.call_sid:
+        return _twiml(_render(calls().blind_transfer(), "unknown"))
+    return _answer(inbound, lambda: calls().fault(inbound, "Twilio reported a webhook error"))
+
+
+@voice.post("/status")
+def status() -> Response:
+    inbound = _inbound(with_speech=False)
+    try:
+        known = handoff().call_ended(inbound.call_sid, _field("CallStatus", 32),
+                                     _field("CallDuration", 12))
+    except Exception as error:
+        log.error("could not record a call status: %s", type(error).__name__)
+        known = False
+    return Response(status=204 if known else 200)
+
+
+@voice.post("/whisper/<call_sid>")
+def whisper(call_sid: str) -> Response:
+    """Played to the agent before the bridge: the summary, then 1 to accept."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    voice_settings = twiml.Voice()
+    accept_url = _url(f"/voice/whisper/{call_sid}")
+    timeout = settings().transfer.whisper_timeout_seconds
+    digits = _digits()
+    try:
+        if digits:
+            choice = handoff().agent_pressed(call_sid, digits)
+            if choice == "accept":
+                return _twiml(twiml.connect_agent(voice_settings))
+            if choice == "decline":
+                return _twiml(twiml.say_and_hang_up("Okay, passing the call on.",
+                                                    voice_settings))
+        summary = handoff().whisper_text(call_sid)
+    except Exception as error:
+        log.error("whisper failed: %s", type(error).__name__)
+        summary = "The summary could not be loaded."
+    return _twiml(twiml.whisper(summary, accept_url, voice=voice_settings, timeout=timeout))
+
+
+@voice.post("/dial-result/<call_sid>")
+def dial_result(call_sid: str) -> Response:
+    """Twilio's <Dial action>: the agent leg is over; try the next agent or the fallback."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    try:
+        reply = handoff().dial_finished(call_sid, _field("DialCallStatus", 32))
+    except Exception as error:
+        log.error("dial result failed: %s", type(error).__name__)
+        reply = Reply([], leg=calls().fallback())
+        return _twiml(_render_handover_only(reply, call_sid))
+    return _twiml(_render(reply, call_sid))
+
+
+@voice.post("/voicemail/<call_sid>")
+def voicemail(call_sid: str) -> Response:
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    try:
+        reply = handoff().voicemail_saved(call_sid, _field("RecordingSid", 64) or None)
+    except Exception as error:
+        log.error("voicemail record failed: %s", type(error).__name__)
+        return _twiml(twiml.say_and_hang_up("Thank you. Goodbye.", twiml.Voice()))
+    return _twiml(_render(reply, call_sid))
+
+
+def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
+    try:
+        reply = handle()
+    except Exception as error:
+        log.error("call %s: turn failed (%s); transferring to a person", inbound.call_sid,
+                  type(error).__name__)
+        reply = calls().fault(inbound, "the server failed while handling the turn")
+    try:
+        return _twiml(_render(reply, inbound.call_sid))
+    except Exception as error:
+        log.error("call %s: rendering failed (%s)", inbound.call_sid, type(error).__name__)
+        return _twiml(_render(calls().blind_transfer(), inbound.call_sid))
+
+
+def _render(reply: Reply, call_sid: str) -> str:
+    return twiml.render(
+        reply.directives,
+        voice=twiml.Voice(reply.voice, reply.language),
+        turn_url=_url("/voice/turn"),
+        handover=_plan(reply.leg, call_sid),
+    )
+
+
+def _render_handover_only(reply: Reply, call_sid: str) -> str:
+    response = twiml.VoiceResponse()
+    twiml.append_handover(response, _plan(reply.leg, call_sid), twiml.Voice())
+    return str(response)
+
+
+def _plan(leg: AgentLeg | Fallback | None, call_sid: str) -> twiml.HandoverPlan | None:
+    config = settings()
+    match leg:
+        case AgentLeg():
+            return twiml.DialPlan(
+                intro=leg.intro,
+                target=leg.target,
+                whisper_url=_url(f"/voice/whisper/{call_sid}"),
+                action_url=_url(f"/voice/dial-result/{call_sid}"),
+                ring_seconds=leg.ring_seconds,
+                caller_id=config.transfer.caller_id,
+            )
+        case Fallback(kind="number", number=str() as number):
+            return twiml.BackupPlan(leg.intro, number, _url(f"/voice/dial-result/{call_sid}"))
+        case Fallback():
+            return twiml.VoicemailPlan(leg.intro, _url(f"/voice/voicemail/{call_sid}"))
+    return None
+
+
+def _inbound(*, with_speech: bool, require_sid: bool = True) -> Inbound:
+    call_sid = _field("CallSid", 64)
+    if require_sid and not CALL_SID.match(call_sid):
+        abort(400, "CallSid is missing or malformed: this is not a Twilio voice webhook")
+    if not CALL_SID.match(call_sid):
+        call_sid = ""
+    caller = _field("From", 64) or None
+    if not with_speech:
+        return Inbound(call_sid, caller)
+    return Inbound(call_sid, caller, text=_field("SpeechResult", MAX_TEXT), digits=_digits(),
+                   confidence=_confidence())
+
+
+def _field(name: str, limit: int) -> str:
+    return request.form.get(name, "", type=str)[:limit].strip()
+
+
+def _digits() -> str:
+    return re.sub(r"[^0-9*#]", "", _field("Digits", 64))
+
+
+def _confidence() -> float | None:
+    raw = _field("Confidence", 32)
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return min(1.0, max(0.0, value))
+
+
+def _url(path: str) -> str:
+    return settings().public_url + path
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, status=200, mimetype="text/xml", content_type=XML)

@@ -1,0 +1,69 @@
+"""Shared fixtures: the bundled flow, settings on a temporary database, a signed test app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.config import Settings, load_settings
+from ivr.dialog.parse import parse_flow
+from ivr.dialog.schema import Flow
+
+pytest_plugins = ["pg_fixture"]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_FLOW = ROOT / "dialogs" / "support.yaml"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def support_flow() -> Flow:
+    return parse_flow(BUNDLED_FLOW.read_text(), str(BUNDLED_FLOW))
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings as a deployment would have them, on the given database."""
+    environ = {
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "IVR_PUBLIC_URL": "https://ivr.example.com",
+        "IVR_DATABASE_URL": database_url,
+        "IVR_DIALOGS": str(ROOT / "dialogs"),
+        "IVR_API_TOKEN": "api-token-for-tests",
+        "IVR_SECRET_KEY": "pseudonym-key-for-tests",
+    }
+    return load_settings(config_dir=ROOT / "config", environ=environ, **overrides)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+
+
+@pytest.fixture
+def settings(sqlite_url: str) -> Settings:
+    return make_settings(sqlite_url)
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    from ivr.web import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def new_call(client, settings):  # type: ignore[no-untyped-def]
+    """A factory of simulated callers talking to the app through signed webhooks."""
+    from ivr.simulate import SimulatedCall, flask_post
+
+    def make(**kwargs: object) -> SimulatedCall:
+        return SimulatedCall(flask_post(client), auth_token=AUTH_TOKEN,
+                             public_url=settings.public_url, **kwargs)  # type: ignore[arg-type]
+
+    return make

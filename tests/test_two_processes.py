@@ -1,0 +1,106 @@
+"""Call state lives in the database: two server processes serve alternate turns of one call."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from ivr.simulate import Post, SimulatedCall
+from ivr.storage import repository
+from ivr.storage.db import session_scope
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "two-process-token"
+PUBLIC_URL = "https://ivr.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_servers(database_url: str, count: int) -> tuple[list[subprocess.Popen], list[str]]:
+    env = {**os.environ, "IVR_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
+           "IVR_PUBLIC_URL": PUBLIC_URL, "IVR_CONFIG_DIR": str(ROOT / "config"),
+           "IVR_DIALOGS": str(ROOT / "dialogs")}
+    subprocess.run([sys.executable, "-m", "ivr.cli", "db", "upgrade"], env=env, check=True,
+                   capture_output=True)
+    processes, urls = [], []
+    for _ in range(count):
+        port = free_port()
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    for url in urls:
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server at {url} did not start")
+            time.sleep(0.2)
+    return processes, urls
+
+
+@pytest.fixture
+def two_servers(request) -> Iterator[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    database_url = request.getfixturevalue(request.param)
+    processes, urls = start_servers(database_url, 2)
+    try:
+        yield database_url, urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+
+
+def alternating(urls: list[str], served: list[str]) -> Post:
+    http = requests.Session()
+    turn = itertools.cycle(urls)
+
+    def post(path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+        url = next(turn)
+        served.append(url)
+        response = http.post(url + path, data=form, headers=headers, timeout=10)
+        return response.status_code, response.text
+
+    return post
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("two_servers", ["sqlite_url", "fresh_postgres_url"], indirect=True)
+def test_alternate_turns_on_two_processes(two_servers) -> None:  # type: ignore[no-untyped-def]
+    database_url, urls = two_servers
+    served: list[str] = []
+    call = SimulatedCall(alternating(urls, served), auth_token=TOKEN, public_url=PUBLIC_URL)
+    assert call.start().listening
+    assert "order number" in call.say("I want to track my package").text
+    assert "shipped" in call.press("123456").text
+    assert "anything else" in call.last.text  # type: ignore[union-attr]
+    assert "text a password reset link" in call.say("yes I forgot my password").text.lower() or \
+        call.last.listening  # type: ignore[union-attr]
+    heard = call.say("agent")
+    assert heard.dial_target
+    assert set(served) == set(urls)
+    with session_scope(database_url) as session:
+        stored = repository.get_call(session, call.call_sid)
+        assert stored is not None
+        turns = repository.turns_of(session, stored)
+        transfer = repository.latest_transfer(session, stored)
+    assert [turn.seq for turn in turns] == list(range(1, len(turns) + 1))
+    assert transfer is not None and transfer.summary["slots"]["order_number"] == "123456"
