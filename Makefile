@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Rebuilt (pip install) whenever pyproject.toml changes; lives inside .venv so that deleting
 # the venv also forgets it.
 VENV_STAMP := $(VENV)/.stamp-pyproject
-RUN_ARGS ?= --host 0.0.0.0 --port 5000
+RUN_ARGS ?= --host 127.0.0.1 --port 5000
 PYTEST_ARGS ?= -q
 
 # Tests see the code's defaults, not whatever the developer's shell exports for the server.

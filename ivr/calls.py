@@ -13,18 +13,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy import Connection
 
 from ivr.actions.runner import ActionRunner
 from ivr.config import Settings
 from ivr.dialog import (
-    ActionDone,
     CallStarted,
     CallState,
     Directive,
     Event,
     Fault,
     Flow,
+    Hangup,
     NoInput,
     RunAction,
     Say,
@@ -36,8 +38,8 @@ from ivr.dialog.engine import listen_for
 from ivr.nlu.interpreter import Interpreter
 from ivr.privacy import pseudonymise
 from ivr.storage import repository
-from ivr.storage.db import session_scope
-from ivr.storage.models import Call, Turn
+from ivr.storage.db import transaction
+from ivr.storage.repository import CallRecord
 from ivr.summary import TurnRecord, build_summary
 
 log = logging.getLogger(__name__)
@@ -143,17 +145,17 @@ class CallService:
     def fault(self, inbound: Inbound, reason: str) -> Reply:
         """Something failed outside the engine: apologise and transfer, with what is known."""
         try:
-            with session_scope(self.settings.database_url) as session:
-                call = repository.call_for_update(session, inbound.call_sid)
+            with transaction(self.settings.database_url) as connection:
+                call = repository.lock_call(connection, inbound.call_sid)
                 if call is None:
                     raise LookupError("no stored call")
                 flow = self._flow_for(call.flow)
                 state = CallState.model_validate(call.state or {})
                 state, directives = step(flow, state.model_copy(update={"transferred": False}),
                                          Fault(reason))
-                repository.add_turn(session, call, kind="fault", node=state.node,
-                                    reply=_said(directives))
-                return self._finish(session, call, flow, state, directives, Reply(directives))
+                repository.record_turns(connection, call, [
+                    {"kind": "fault", "node": state.node, "reply": _said(directives)}])
+                return self._finish(connection, call, flow, state, Reply(directives))
         except Exception as error:  # the database itself may be what failed
             log.error("could not record a fault for a call: %s", type(error).__name__)
             return self.blind_transfer()
@@ -204,33 +206,35 @@ class CallService:
 
     def _handle(self, inbound: Inbound, *, starting: bool) -> Reply:
         began = time.perf_counter()
-        with session_scope(self.settings.database_url) as session:
-            call = repository.call_for_update(session, inbound.call_sid)
+        with transaction(self.settings.database_url) as connection:
+            call = repository.lock_call(connection, inbound.call_sid)
             if call is None:
                 flow = self._flow_for(inbound.flow)
-                call = repository.create_call(session, inbound.call_sid, flow.name,
-                                              pseudonymise(inbound.caller, self._pseudonym_key))
-                return self._advance(session, call, flow, CallState(), CallStarted(), inbound,
-                                     began, kind="start")
+                call = repository.open_call(connection, inbound.call_sid, flow.name,
+                                            pseudonymise(inbound.caller, self._pseudonym_key))
+                return self._advance(connection, call, flow, CallState(), CallStarted(),
+                                     inbound, began, kind="start")
             flow = self._flow_for(call.flow)
             state = CallState.model_validate(call.state or {})
             if starting or not state.node:
-                return self._repeat_question(session, call, flow, state)
+                return self._repeat_question(connection, call, flow, state)
             if not inbound.text.strip() and not inbound.digits:
-                return self._advance(session, call, flow, state, NoInput(), inbound, began,
+                return self._advance(connection, call, flow, state, NoInput(), inbound, began,
                                      kind="no_input")
             event = self.interpreter(flow).interpret(inbound.text, inbound.digits,
                                                      inbound.confidence)
             kind = "digits" if inbound.digits else "speech"
-            return self._advance(session, call, flow, state, event, inbound, began, kind=kind)
+            return self._advance(connection, call, flow, state, event, inbound, began,
+                                 kind=kind)
 
-    def _repeat_question(self, session, call: Call, flow: Flow, state: CallState) -> Reply:  # type: ignore[no-untyped-def]
+    def _repeat_question(self, connection: Connection, call: CallRecord, flow: Flow,
+                         state: CallState) -> Reply:
+        """Twilio asked again for a call in progress: ask the current question again."""
         if state.ended:
-            return Reply([Say("Goodbye.")] + step(flow, state, NoInput())[1])
+            return Reply([Say("Goodbye."), Hangup()])
         if state.transferred:
-            transfer = repository.latest_transfer(session, call)
-            return Reply([Say("Please hold while I connect you.")],
-                         leg=self.first_leg(transfer.queue if transfer else None))
+            queue = repository.latest_transfer_queue(connection, call.id)
+            return Reply([Say("Please hold while I connect you.")], leg=self.first_leg(queue))
         node = flow.states[state.node]
         directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
                                        listen_for(flow, node)]
@@ -238,8 +242,8 @@ class CallService:
 
     def _advance(
         self,
-        session,  # type: ignore[no-untyped-def]
-        call: Call,
+        connection: Connection,
+        call: CallRecord,
         flow: Flow,
         state: CallState,
         event: Event,
@@ -248,79 +252,76 @@ class CallService:
         *,
         kind: str,
     ) -> Reply:
+        """Step the engine, running the actions it asks for, and store the turn."""
         node_before = state.node
-        first_event = event
+        understood = event if isinstance(event, UserInput) else None
         directives: list[Directive] = []
-        pending: list[tuple[str, ActionDone]] = []
+        actions: list[dict[str, object]] = []
         for _ in range(MAX_ACTIONS_PER_TURN + 1):
             state, produced = step(flow, state, event)
             action = next((d for d in produced if isinstance(d, RunAction)), None)
             directives += [d for d in produced if not isinstance(d, RunAction)]
             if action is None:
                 break
-            event = self.runner(flow).run(
+            done = self.runner(flow).run(
                 action.name,
                 call_id=call.call_sid,
                 slots=dict(state.slots),
                 latest_text=inbound.text,
                 metadata={"caller": inbound.caller} if inbound.caller else {},
             )
-            pending.append((state.node, event))
+            actions.append({"kind": "action", "node": state.node, "action": done.name,
+                            "action_ok": done.ok,
+                            "reply": " ".join(done.messages) or done.error})
+            event = done
         else:
             state, produced = step(flow, state, Fault("too many actions in one turn"))
             directives += produced
-        understood = first_event if isinstance(first_event, UserInput) else None
-        intent = understood.intent if understood else None
-        confidence = understood.intent_confidence if understood else None
-        heard = inbound.text[:MAX_HEARD_CHARS] if kind == "speech" else ""
-        repository.add_turn(
-            session, call, kind=kind, node=node_before,
-            heard=heard or None,
-            digits=inbound.digits[:64] or None,
-            asr_confidence=inbound.confidence,
-            intent=intent if kind in ("speech", "digits") else None,
-            intent_confidence=confidence if kind in ("speech", "digits") else None,
-            reply=_said(directives),
-            server_ms=round((time.perf_counter() - began) * 1000, 3),
-        )
-        for node, done in pending:
-            repository.add_turn(session, call, kind="action", node=node, action=done.name,
-                                action_ok=done.ok, reply=" ".join(done.messages) or done.error)
+        turn = {
+            "kind": kind,
+            "node": node_before,
+            "heard": inbound.text[:MAX_HEARD_CHARS] or None if kind == "speech" else None,
+            "digits": inbound.digits[:64] or None,
+            "asr_confidence": inbound.confidence,
+            "intent": understood.intent if understood else None,
+            "intent_confidence": understood.intent_confidence if understood else None,
+            "reply": _said(directives),
+            "server_ms": round((time.perf_counter() - began) * 1000, 3),
+        }
+        repository.record_turns(connection, call, [turn, *actions])
         reply = Reply(directives, flow.settings.language, flow.settings.voice,
-                      intent=intent, confidence=confidence)
-        return self._finish(session, call, flow, state, directives, reply)
+                      intent=turn["intent"], confidence=turn["intent_confidence"])  # type: ignore[arg-type]
+        return self._finish(connection, call, flow, state, reply)
 
-    def _finish(self, session, call: Call, flow: Flow, state: CallState,  # type: ignore[no-untyped-def]
-                directives: list[Directive], reply: Reply) -> Reply:
+    def _finish(self, connection: Connection, call: CallRecord, flow: Flow, state: CallState,
+                reply: Reply) -> Reply:
+        """Save the state; on a transfer, build the summary and pick who to ring."""
         call.state = state.model_dump(mode="json")
-        call.updated_at = self.clock()
-        transfer = next((d for d in directives if isinstance(d, Transfer)), None)
+        transfer = next((d for d in reply.directives if isinstance(d, Transfer)), None)
         if state.ended:
             call.status = "completed-by-bot"
         if transfer is not None:
             call.status = "transferring"
-            session.flush()
-            summary = build_summary(
-                flow, state, [_record(turn) for turn in repository.turns_of(session, call)],
-                reason=transfer.reason, trigger=transfer.trigger,
-                duration_seconds=self._elapsed(call),
-            )
+            turns = [_record(row) for row in repository.turn_rows(connection, call.id)]
+            summary = build_summary(flow, state, turns, reason=transfer.reason,
+                                    trigger=transfer.trigger,
+                                    duration_seconds=self._elapsed(call))
             targets = self.targets(transfer.queue)
-            session.add(repository.new_transfer(
-                call, reason=transfer.reason, trigger=transfer.trigger, queue=transfer.queue,
-                summary=summary, targets=targets,
-            ))
+            repository.add_transfer(connection, call.id, reason=transfer.reason,
+                                    trigger=transfer.trigger, queue=transfer.queue,
+                                    summary=summary, targets=targets)
             reply.leg = (AgentLeg(targets[0], self.ring_seconds(transfer.queue), HANDOVER_INTRO)
                          if targets else self.fallback())
             reply.summary = summary
             log.info("call %s goes to a person (%s)", call.call_sid, transfer.trigger)
+        repository.save_call(connection, call)
         return reply
 
     def ring_seconds(self, queue: str | None) -> int:
         found = self._queue(queue)
         return found.ring_seconds if found else 20
 
-    def _elapsed(self, call: Call) -> int:
+    def _elapsed(self, call: CallRecord) -> int:
         started = call.started_at
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
@@ -332,7 +333,7 @@ def _said(directives: list[Directive]) -> str | None:
     return text or None
 
 
-def _record(turn: Turn) -> TurnRecord:
+def _record(turn: Any) -> TurnRecord:
     return TurnRecord(
         kind=turn.kind, node=turn.node, heard=turn.heard, digits=turn.digits,
         asr_confidence=turn.asr_confidence, intent=turn.intent,

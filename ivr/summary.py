@@ -58,7 +58,9 @@ def build_summary(
         ],
         "slots": dict(state.slots),
         "actions": [
-            {"name": turn.action, "ok": bool(turn.action_ok), "said": turn.reply or ""}
+            {"name": turn.action, "ok": bool(turn.action_ok),
+             "said": (turn.reply or "") if turn.action_ok else "",
+             "error": None if turn.action_ok else turn.reply}
             for turn in turns
             if turn.kind == "action"
         ],

@@ -108,3 +108,14 @@ def test_dialogs_check_command_reports_file_and_line(tmp_path: Path) -> None:
     ok = subprocess.run([sys.executable, "-m", "ivr.cli", "dialogs", "check",
                          str(ROOT / "dialogs")], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and "ok: flow 'support'" in ok.stdout
+
+
+def test_serve_refuses_an_invalid_flow_with_the_same_message(tmp_path: Path) -> None:
+    (tmp_path / "mini.yaml").write_text(GOOD.replace("start: menu", "start: mneu"))
+    env = {"PATH": "/usr/bin:/bin", "IVR_DIALOGS": str(tmp_path), "IVR_FLOW": "mini",
+           "IVR_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+           "IVR_CONFIG_DIR": str(ROOT / "config")}
+    result = subprocess.run([sys.executable, "-m", "ivr.cli", "serve", "--port", "0"],
+                            capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'mini.yaml'}:3: there is no state called `mneu`" in result.stderr

@@ -358,3 +358,30 @@ def test_twilio_asking_twice_for_the_same_call_repeats_the_question(new_call, su
 def test_flow_can_be_chosen_per_number(new_call) -> None:  # type: ignore[no-untyped-def]
     heard = new_call().start(flow="nope")
     assert heard.status == 200 and heard.listening
+
+
+def test_the_development_switch_disables_signature_checks_loudly(sqlite_url, caplog) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_settings
+
+    from ivr.web import create_app
+
+    with caplog.at_level("WARNING"):
+        app = create_app(make_settings(sqlite_url, validate_signatures=False))
+    assert any("signature checks are OFF" in record.message for record in caplog.records)
+    response = app.test_client().post("/voice/incoming", data={"CallSid": "CAunsigned"})
+    assert response.status_code == 200 and b"<Gather" in response.data
+
+
+def test_even_a_rendering_failure_reaches_a_person(new_call, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ivr.telephony import twiml
+
+    call = new_call()
+    call.start()
+
+    def broken_render(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr(twiml, "render", broken_render)
+    heard = call.say("where is my order")
+    assert heard.status == 200 and heard.dial_target == "+15005550006"
+    assert "Connecting you to a person" in heard.text

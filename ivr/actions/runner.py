@@ -8,6 +8,7 @@ no caller data, so the dialog engine can hand the caller to a person.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import inspect
 import logging
@@ -17,6 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import ModuleType
 from typing import Any
@@ -105,8 +107,16 @@ class ActionRunner:
             raise ActionFailed(f"unknown action {name!r}")
         dispatcher = CollectingDispatcher()
         tracker = Tracker.from_dict(state)
-        invocation = self._invoke(action, dispatcher, tracker, domain_for(name, state["slots"]))
-        future = asyncio.run_coroutine_threadsafe(invocation, _shared_loop.get())
+        domain = domain_for(name, state["slots"])
+        if inspect.iscoroutinefunction(action.run):
+            invocation = self._invoke(action, dispatcher, tracker, domain)
+            future = asyncio.run_coroutine_threadsafe(invocation, _shared_loop.get())
+        else:
+            # One hop to a worker thread, so a slow action cannot outlive the timeout for
+            # the caller; the copied context makes `ivr.actions.context.current()` work there.
+            context = contextvars.copy_context()
+            future = _sync_pool().submit(context.run, self._call_sync, action, dispatcher,
+                                         tracker, domain)
         try:
             events = future.result(timeout=self.spec.timeout_seconds)
         except FutureTimeout:
@@ -123,28 +133,32 @@ class ActionRunner:
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> Any:
+        """Await an `async def run` on the shared loop."""
         with use(self.context):
             try:
-                if inspect.iscoroutinefunction(action.run):
-                    return await action.run(dispatcher, tracker, domain)
-                # Synchronous actions (database, REST calls) run on a worker thread so they
-                # neither block the shared loop nor escape the timeout; to_thread copies the
-                # context, so `ivr.actions.context.current()` works there too.
-                result = await asyncio.to_thread(action.run, dispatcher, tracker, domain)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
+                return await action.run(dispatcher, tracker, domain)
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # SystemExit & co. must not stop the shared loop
-                # Frames only: an exception's message may quote caller data.
-                log.warning(
-                    "action %s raised %s\n%s",
-                    type(action).__qualname__,
-                    type(exc).__name__,
-                    "".join(traceback.format_tb(exc.__traceback__)),
-                )
+                _log_action_error(action, exc)
                 raise ActionFailed(f"the action raised {type(exc).__name__}") from None
+
+    def _call_sync(
+        self,
+        action: Action,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> Any:
+        with use(self.context):
+            try:
+                result = action.run(dispatcher, tracker, domain)
+            except BaseException as exc:
+                _log_action_error(action, exc)
+                raise ActionFailed(f"the action raised {type(exc).__name__}") from None
+        if inspect.isawaitable(result):
+            return asyncio.run_coroutine_threadsafe(_awaited(result), _shared_loop.get()).result()
+        return result
 
     # Remote action server ---------------------------------------------------------------
 
@@ -336,6 +350,29 @@ class _LoopThread:
 
 
 _shared_loop = _LoopThread()
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _sync_pool() -> ThreadPoolExecutor:
+    """Worker threads for synchronous actions, made anew after a fork."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=8,
+                                                     thread_name_prefix="ivr-action"))
+        return _pool[1]
+
+
+async def _awaited(result: Any) -> Any:
+    return await result
+
+
+def _log_action_error(action: Action, exc: BaseException) -> None:
+    # Frames only: an exception's message may quote caller data.
+    log.warning("action %s raised %s\n%s", type(action).__qualname__, type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)))
 
 __all__ = [
     "ActionFailed",

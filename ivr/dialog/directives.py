@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class Transfer:
     reason: str
     queue: str | None = None
     trigger: str = "flow"
-    details: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

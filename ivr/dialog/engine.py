@@ -16,7 +16,8 @@ from ivr.dialog.state import CallState
 MAX_HOPS = 25
 """States entered in one step without asking anything; more means the flow loops."""
 
-MAX_HINTS = 40
+MAX_HINTS = 30
+HINTS_PER_INTENT = 6  # short phrases help the recogniser; whole sentences add little
 HUMAN_KEY = "0"
 APOLOGY = "I'm sorry, something went wrong on my side."
 DEFAULT_GOODBYE = "Thanks for calling. Goodbye."
@@ -55,7 +56,8 @@ def listen_for(flow: Flow, node: State) -> Listen:
     for intent in node.on:
         spec = flow.intents.get(intent)
         if spec:
-            hints += [example for example in spec.examples if len(example) <= 40]
+            short = [example for example in spec.examples if len(example.split()) <= 4]
+            hints += short[:HINTS_PER_INTENT]
     unique = tuple(dict.fromkeys(hints))[:MAX_HINTS]
     max_digits = node.slot.max_length if node.slot and node.slot.type == "digits" else None
     settings = flow.settings

@@ -1,4 +1,5 @@
-"""Engines and sessions for a database URL (SQLite file by default, PostgreSQL in production)."""
+"""Engines, sessions and transactions for a database URL (SQLite file by default,
+PostgreSQL in production)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,42 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+WRITE_LOCK = "ivr_write_lock"
 
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    """One engine (and pool) per URL per process."""
+    """One engine (and pool) per URL per process. Statement parameters are kept out of error
+    messages: they hold what callers said."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         hide_parameters=True)
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(connection, _record) -> None:  # type: ignore[no-untyped-def]
+    connection.isolation_level = None  # we issue BEGIN ourselves, see _sqlite_begin
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A `transaction()` takes the write lock at the start, so two processes handling the same
+    # call one after the other cannot both read the old state (SQLite has no SELECT ... FOR
+    # UPDATE). Other transactions begin deferred: in WAL mode their reads never wait.
+    immediate = connection.get_execution_options().get(WRITE_LOCK, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @lru_cache(maxsize=8)
@@ -38,7 +53,7 @@ def _factory(url: str) -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+    """An ORM session that commits on success and rolls back on error."""
     session = _factory(url)()
     try:
         yield session
@@ -48,3 +63,11 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[Connection]:
+    """A Core connection in a transaction: commits on success, rolls back on error."""
+    with engine_for(url).connect().execution_options(**{WRITE_LOCK: True}) as connection, \
+            connection.begin():
+        yield connection

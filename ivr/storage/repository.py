@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ivr.storage.models import Call, Order, Transfer, Turn, utcnow
@@ -18,6 +20,8 @@ DEMO_ORDERS = [
 ]
 
 
+
+
 def call_for_update(session: Session, call_sid: str) -> Call | None:
     """The call, locked for this transaction where the database supports it."""
     query = select(Call).where(Call.call_sid == call_sid).with_for_update()
@@ -28,20 +32,8 @@ def get_call(session: Session, call_sid: str) -> Call | None:
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
 
 
-def create_call(session: Session, call_sid: str, flow: str, caller_hash: str | None) -> Call:
-    call = Call(call_sid=call_sid, flow=flow, caller_hash=caller_hash, state={})
-    session.add(call)
-    session.flush()
-    return call
 
 
-def add_turn(session: Session, call: Call, **fields: Any) -> Turn:
-    """Append a turn with the next sequence number for the call."""
-    call.turn_count = (call.turn_count or 0) + 1
-    call.updated_at = utcnow()
-    turn = Turn(call_id=call.id, seq=call.turn_count, **fields)
-    session.add(turn)
-    return turn
 
 
 def turns_of(session: Session, call: Call) -> list[Turn]:
@@ -55,19 +47,6 @@ def latest_transfer(session: Session, call: Call, *, lock: bool = False) -> Tran
     return session.scalars(query).first()
 
 
-def new_transfer(
-    call: Call,
-    *,
-    reason: str,
-    trigger: str,
-    queue: str | None,
-    summary: dict[str, Any],
-    targets: list[str],
-) -> Transfer:
-    """A transfer about to ring its first target; the caller adds it to the session."""
-    return Transfer(call_id=call.id, reason=reason, trigger=trigger, queue=queue,
-                    summary=summary, spoken_summary=str(summary.get("spoken", "")),
-                    targets=targets, attempt=0, attempts=[], outcome="ringing")
 
 
 def find_order(session: Session, order_number: str) -> Order | None:
@@ -85,3 +64,91 @@ def seed_demo_orders(session: Session) -> int:
 
 def count_turns(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Turn)) or 0)
+
+
+# The turn path: SQLAlchemy Core on one connection, no ORM session (it is the hot path). -----
+
+
+@dataclass
+class CallRecord:
+    """The columns of a call that a turn reads and writes."""
+
+    id: int
+    call_sid: str
+    flow: str
+    state: dict[str, Any]
+    status: str
+    turn_count: int
+    started_at: datetime
+
+
+# Built once: composing a statement costs more than running it on SQLite.
+_LOCK_CALL = (select(Call.id, Call.call_sid, Call.flow, Call.state, Call.status, Call.turn_count,
+                     Call.started_at)
+              .where(Call.call_sid == bindparam("sid")).with_for_update())
+_OPEN_CALL = insert(Call).returning(Call.id)
+_INSERT_TURNS = insert(Turn)
+_SAVE_CALL = (update(Call).where(Call.id == bindparam("cid"))
+              .values(state=bindparam("state"), status=bindparam("status"),
+                      turn_count=bindparam("turns"), updated_at=bindparam("now")))
+_TURNS_OF_CALL = (select(*Turn.__table__.columns).where(Turn.call_id == bindparam("cid"))
+                  .order_by(Turn.seq))
+_LATEST_QUEUE = (select(Transfer.queue).where(Transfer.call_id == bindparam("cid"))
+                 .order_by(Transfer.id.desc()).limit(1))
+
+
+def lock_call(connection: Connection, call_sid: str) -> CallRecord | None:
+    """The call, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite takes the
+    database write lock when the transaction begins, see `ivr.storage.db`)."""
+    row = connection.execute(_LOCK_CALL, {"sid": call_sid}).first()
+    return CallRecord(*row) if row else None
+
+
+def open_call(connection: Connection, call_sid: str, flow: str,
+              caller_hash: str | None) -> CallRecord:
+    now = utcnow()
+    call_id = connection.execute(_OPEN_CALL, {
+        "call_sid": call_sid, "flow": flow, "caller_hash": caller_hash, "state": {},
+        "status": "in-progress", "started_at": now, "updated_at": now, "turn_count": 0,
+    }).scalar_one()
+    return CallRecord(call_id, call_sid, flow, {}, "in-progress", 0, now)
+
+
+def record_turns(connection: Connection, call: CallRecord, turns: list[dict[str, Any]]) -> None:
+    """Append turns with the call's next sequence numbers (`call.turn_count` moves on)."""
+    rows = []
+    for fields in turns:
+        call.turn_count += 1
+        rows.append({**_TURN_DEFAULTS, "call_id": call.id, "seq": call.turn_count,
+                     "created_at": utcnow(), **fields})
+    if rows:
+        connection.execute(_INSERT_TURNS, rows)
+
+
+_TURN_DEFAULTS: dict[str, Any] = {
+    "node": "", "heard": None, "digits": None, "asr_confidence": None, "intent": None,
+    "intent_confidence": None, "action": None, "action_ok": None, "reply": None,
+    "server_ms": None,
+}
+
+
+def save_call(connection: Connection, call: CallRecord) -> None:
+    connection.execute(_SAVE_CALL, {"cid": call.id, "state": call.state, "status": call.status,
+                                    "turns": call.turn_count, "now": utcnow()})
+
+
+def turn_rows(connection: Connection, call_id: int) -> list[Any]:
+    """Every turn of a call in order, as rows with the `Turn` column names."""
+    return list(connection.execute(_TURNS_OF_CALL, {"cid": call_id}))
+
+
+def add_transfer(connection: Connection, call_id: int, **fields: Any) -> None:
+    """Store a transfer that is about to ring its first target."""
+    summary = fields.get("summary", {})
+    connection.execute(insert(Transfer).values(
+        call_id=call_id, spoken_summary=str(summary.get("spoken", "")), attempt=0, attempts=[],
+        outcome="ringing", created_at=utcnow(), **fields))
+
+
+def latest_transfer_queue(connection: Connection, call_id: int) -> str | None:
+    return connection.execute(_LATEST_QUEUE, {"cid": call_id}).scalar()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
@@ -60,7 +61,21 @@ def render(
     turn_url: str,
     handover: HandoverPlan | None = None,
 ) -> str:
-    """TwiML for one webhook answer. A `Transfer` directive needs a `handover` plan."""
+    """TwiML for one webhook answer. A `Transfer` directive needs a `handover` plan.
+
+    Directives and plans are immutable, and most turns repeat an earlier answer word for
+    word, so answers are cached.
+    """
+    return _render_cached(tuple(directives), voice, turn_url, handover)
+
+
+@lru_cache(maxsize=2048)
+def _render_cached(
+    directives: tuple[Directive, ...],
+    voice: Voice,
+    turn_url: str,
+    handover: HandoverPlan | None,
+) -> str:
     response = VoiceResponse()
     pending: list[Say] = []
     for directive in directives:
@@ -128,6 +143,20 @@ def whisper(summary: str, accept_url: str, *, voice: Voice, timeout: int) -> str
     return str(response)
 
 
+def last_resort(target: str | None) -> str:
+    """Built by hand from the fewest parts, for when rendering itself failed."""
+    response = VoiceResponse()
+    response.say("I'm sorry, something went wrong. Connecting you to a person.")
+    if target:
+        dial = Dial(timeout=30)
+        _dial_target(dial, target, whisper_url="")
+        response.append(dial)
+    else:
+        response.say("Please call back later. Goodbye.")
+        response.hangup()
+    return str(response)
+
+
 def connect_agent(voice: Voice) -> str:
     """The agent accepted: an answer with no further verbs bridges the two legs."""
     response = VoiceResponse()
@@ -171,12 +200,13 @@ def _gather(listen: Listen, turn_url: str) -> Gather:
 
 
 def _dial_target(dial: Dial, target: str, whisper_url: str) -> None:
+    options = {"url": whisper_url, "method": "POST"} if whisper_url else {}
     if target.startswith("client:"):
-        dial.client(target.removeprefix("client:"), url=whisper_url, method="POST")
+        dial.client(target.removeprefix("client:"), **options)
     elif target.startswith("sip:"):
-        dial.sip(target, url=whisper_url, method="POST")
+        dial.sip(target, **options)
     else:
-        dial.number(target, url=whisper_url, method="POST")
+        dial.number(target, **options)
 
 
 def _say(parent: VoiceResponse | Gather, text: str, voice: Voice) -> None:

@@ -137,7 +137,9 @@ def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
         return _twiml(_render(reply, inbound.call_sid))
     except Exception as error:
         log.error("call %s: rendering failed (%s)", inbound.call_sid, type(error).__name__)
-        return _twiml(_render(calls().blind_transfer(), inbound.call_sid))
+        leg = calls().first_leg(None)
+        target = leg.target if isinstance(leg, AgentLeg) else leg.number
+        return _twiml(twiml.last_resort(target))
 
 
 def _render(reply: Reply, call_sid: str) -> str:
