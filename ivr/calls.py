@@ -112,8 +112,7 @@ class CallService:
         self.clock = clock
         self._interpreters: dict[str, Interpreter] = {}
         self._runners: dict[str, ActionRunner] = {}
-        key = settings.secret_key.get_secret_value() if settings.secret_key else "development"
-        self._pseudonym_key = key.encode()
+        self._pseudonym_key = settings.secret
 
     def interpreter(self, flow: Flow) -> Interpreter:
         if flow.name not in self._interpreters:

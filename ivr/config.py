@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_AUTH_TOKEN = "development-auth-token"
+DEVELOPMENT_AUTH_TOKEN = "development-auth-token"  # a documented local default
+DEVELOPMENT_SECRET_KEY = "development-secret-key"
 SECRET_FIELDS = ("twilio_auth_token", "secret_key", "api_token")
 
 ENVIRONMENT = {
@@ -26,6 +27,9 @@ ENVIRONMENT = {
     "IVR_FLOW": "default_flow",
     "IVR_ASR": "asr",
     "IVR_VOSK_MODEL": "vosk_model",
+    "IVR_PROMPTS": "prompts_dir",
+    "IVR_END_OF_SPEECH_MS": "end_of_speech_ms",
+    "IVR_SOFTPHONE": "softphone",
     "IVR_VALIDATE_SIGNATURES": "validate_signatures",
     "IVR_SECRET_KEY": "secret_key",
     "IVR_API_TOKEN": "api_token",
@@ -89,6 +93,10 @@ class Settings(BaseModel):
     default_flow: str = "support"
     asr: Literal["twilio", "vosk", "pocketsphinx"] = "twilio"
     vosk_model: str | None = None
+    prompts_dir: Path = Path("audio_prompts")
+    end_of_speech_ms: int = Field(700, ge=200, le=3000,
+                                  description="Silence after speech that ends an utterance")
+    softphone: bool = Field(True, description="Serve the browser softphone at /softphone")
     validate_signatures: bool = True
     proxy_hops: int = Field(0, ge=0, le=5, description="Proxies in front that set X-Forwarded-*")
     demo_data: bool = True
@@ -104,6 +112,13 @@ class Settings(BaseModel):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def secret(self) -> bytes:
+        """Key for caller pseudonyms and stream tokens; a fixed development key when unset."""
+        if self.secret_key is None:
+            return DEVELOPMENT_SECRET_KEY.encode()
+        return self.secret_key.get_secret_value().encode()
 
     @property
     def auth_token(self) -> str:

@@ -29,29 +29,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_servers(database_url: str, count: int) -> tuple[list[subprocess.Popen], list[str]]:
+def start_servers(database_url: str, count: int,
+                  log_dir: Path) -> tuple[list[subprocess.Popen], list[str]]:
     env = {**os.environ, "IVR_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
            "IVR_PUBLIC_URL": PUBLIC_URL, "IVR_CONFIG_DIR": str(ROOT / "config"),
            "IVR_DIALOGS": str(ROOT / "dialogs")}
     subprocess.run([sys.executable, "-m", "ivr.cli", "db", "upgrade"], env=env, check=True,
                    capture_output=True)
-    processes, urls = [], []
-    for _ in range(count):
+    processes, urls, logs = [], [], []
+    for number in range(count):
         port = free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT))
+        logs.append(log_dir / f"server-{number}.log")
+        with logs[-1].open("wb") as log:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         urls.append(f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
-    for url in urls:
+    for url, log, process in zip(urls, logs, processes, strict=True):
         while True:
             try:
                 if requests.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server at {url} did not start")
+            if time.monotonic() > deadline or process.poll() is not None:
+                output = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server at {url} did not start:\n{output}")
             time.sleep(0.2)
     return processes, urls
 
@@ -59,7 +63,7 @@ def start_servers(database_url: str, count: int) -> tuple[list[subprocess.Popen]
 @pytest.fixture
 def two_servers(request) -> Iterator[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
     database_url = request.getfixturevalue(request.param)
-    processes, urls = start_servers(database_url, 2)
+    processes, urls = start_servers(database_url, 2, request.getfixturevalue("tmp_path"))
     try:
         yield database_url, urls
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.calls import CallService
@@ -40,8 +41,11 @@ def create_app(
     if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
         upgrade(settings.database_url)
     if settings.demo_data:
-        with session_scope(settings.database_url) as session:
-            repository.seed_demo_orders(session)
+        try:
+            with session_scope(settings.database_url) as session:
+                repository.seed_demo_orders(session)
+        except IntegrityError:
+            log.info("demo orders were seeded by another process")
     engine_for(settings.database_url).dispose()  # no pooled connection crosses a fork
 
     app = Flask(__name__)

@@ -1,0 +1,77 @@
+"""Which texts a flow can speak that are known before the call: the prompts to pre-render.
+
+Everything a caller can hear that does not depend on slot values or action results: the
+disclosure, questions, statements, reprompts, invalid-answer lines, and the server's own
+fixed lines (apology, goodbye, hand-over intros). Action messages and anything else with
+values in it are rendered on demand instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
+from ivr.config import Settings, TransferSettings
+from ivr.dialog import CallStarted, CallState, Flow, Say, step
+from ivr.dialog.engine import APOLOGY, DEFAULT_GOODBYE, GENERIC_INVALID
+from ivr.speech.tts import normalise
+
+
+def static_prompts(flow: Flow) -> list[str]:
+    """Every fixed text of `flow`, deduplicated, in a stable order (first audio first)."""
+    texts: list[str] = [*first_audio(flow)]
+    for name, state in flow.states.items():
+        texts += [text for text in (state.ask, state.say) if text]
+        texts += state.invalid
+        if state.kind == "ask":
+            reprompts = flow.reprompts_for(name)
+            texts += reprompts.no_input + reprompts.no_match
+    texts += flow.reprompts.no_input + flow.reprompts.no_match
+    texts += server_lines()
+    return _unique(texts)
+
+
+def first_audio(flow: Flow) -> list[str]:
+    """What a new call hears before it can answer: the disclosure and the first question.
+
+    Taken from the engine's own first step, so a start state that says something before
+    asking is covered too. These must always be pre-rendered.
+    """
+    _, directives = step(flow, CallState(), CallStarted())
+    return _unique(directive.text for directive in directives if isinstance(directive, Say))
+
+
+def server_lines() -> list[str]:
+    """Lines the server speaks in any flow: apology, goodbye, hand-over and fallback intros."""
+    return _unique(
+        [
+            APOLOGY,
+            DEFAULT_GOODBYE,
+            GENERIC_INVALID,
+            HANDOVER_INTRO,
+            NEXT_AGENT_INTRO,
+            *_fallback_intros(),
+        ]
+    )
+
+
+def _fallback_intros() -> list[str]:
+    """Both fallback intros (voicemail and backup number), whatever this server's setting."""
+    intros = []
+    for transfer in (
+        TransferSettings(fallback="voicemail"),
+        TransferSettings(fallback="number", fallback_number="+15005550006"),
+    ):
+        intros.append(CallService(Settings(transfer=transfer), {}).fallback().intro)
+    return intros
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    unique: list[str] = []
+    for text in texts:
+        spoken = normalise(text)
+        if spoken and spoken not in seen:
+            seen.add(spoken)
+            unique.append(text)
+    return unique

@@ -1,0 +1,1 @@
+"""Speech: audio helpers, text-to-speech prompts, speech recognition engines."""

@@ -1,0 +1,1 @@
+"""Self-hosted speech transport: Twilio Media Streams sessions over a WebSocket."""
