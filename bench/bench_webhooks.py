@@ -581,6 +581,9 @@ def ivr_environment(database_url: str) -> dict[str, str]:
         "IVR_CONFIG_DIR": str(ROOT / "config"),
         "IVR_DIALOGS": str(ROOT / "dialogs"),
         "IVR_SECRET_KEY": "bench-pseudonym-key",
+        # <Say> answers, so that every answer's words can be checked (with <Play> they are
+        # audio URLs); the prompt lookup that <Play> adds is not measured here.
+        "IVR_TTS": "twilio",
     }
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from ivr.cli_models import models
+from ivr.cli_prompts import prompts
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
 from ivr.flows import flow_json_schema, load_flows
@@ -27,7 +29,9 @@ def main(verbose: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int,
               help="gunicorn worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=32, show_default=True, type=int,
+              help="Threads per worker: each media stream holds one for the whole call.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the server (gunicorn) with the flows in the dialogs folder."""
     from gunicorn.app.base import BaseApplication
 
@@ -42,6 +46,8 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 30)
 
@@ -52,6 +58,10 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"Serving flows from {settings.dialogs_dir} on http://{host}:{port} "
                f"(Twilio webhook: {settings.public_url}/voice/incoming)")
     Server().run()
+
+
+main.add_command(prompts)
+main.add_command(models)
 
 
 @main.group()
@@ -117,7 +127,7 @@ def simulate(flow: str | None, caller: str) -> None:
     from ivr.web import create_app
 
     logging.getLogger().setLevel(logging.WARNING)
-    settings = load_settings()
+    settings = load_settings(tts="twilio")  # show words, not audio URLs
     try:
         app = create_app(settings)
     except FlowError as error:

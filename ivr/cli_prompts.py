@@ -11,8 +11,6 @@ import click
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
 from ivr.flows import load_flows
-from ivr.prompts import first_audio, static_prompts
-from ivr.speech.tts import PromptLibrary
 
 
 @click.group()
@@ -39,12 +37,24 @@ def prompts() -> None:
     show_default=True,
     help="Delete files of prompts that no flow uses any more.",
 )
-def build(flows_dir: Path | None, out_dir: Path | None, prune: bool) -> None:
+@click.option(
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds one prompt may take before its render is abandoned.",
+)
+def build(flows_dir: Path | None, out_dir: Path | None, prune: bool, timeout: float) -> None:
     """Render every fixed prompt of every flow that is not rendered yet.
 
     Files are named by a hash of text, voice and engine, so only new or edited prompts are
     rendered. Exits 1 when a disclosure or first question could not be rendered.
     """
+    # Imported here, not at the top: the synthesis worker process re-imports the main
+    # module (the `ivr` script, so this module too) and should not load the whole server.
+    from ivr.prompts import first_audio, static_prompts
+    from ivr.speech.tts import PromptLibrary
+
     settings = load_settings()
     folder = flows_dir or settings.dialogs_dir
     try:
@@ -55,7 +65,7 @@ def build(flows_dir: Path | None, out_dir: Path | None, prune: bool) -> None:
             click.echo(f"  {issue}", err=True)
         sys.exit(2)
     texts = [text for flow in flows.values() for text in static_prompts(flow)]
-    library = PromptLibrary(out_dir or settings.prompts_dir)
+    library = PromptLibrary(out_dir or settings.prompts_dir, render_timeout=timeout)
     began = time.perf_counter()
     try:
         report = library.build(texts, prune=prune)

@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "IVR_ASR": "asr",
     "IVR_VOSK_MODEL": "vosk_model",
     "IVR_PROMPTS": "prompts_dir",
+    "IVR_TTS": "tts",
     "IVR_END_OF_SPEECH_MS": "end_of_speech_ms",
     "IVR_SOFTPHONE": "softphone",
     "IVR_VALIDATE_SIGNATURES": "validate_signatures",
@@ -94,6 +95,9 @@ class Settings(BaseModel):
     asr: Literal["twilio", "vosk", "pocketsphinx"] = "twilio"
     vosk_model: str | None = None
     prompts_dir: Path = Path("audio_prompts")
+    tts: Literal["twilio", "pyttsx3"] = Field(
+        "pyttsx3", description="pyttsx3: <Play> pre-rendered prompts, <Say> for the rest; "
+        "twilio: <Say> everything with Twilio's voices")
     end_of_speech_ms: int = Field(700, ge=200, le=3000,
                                   description="Silence after speech that ends an utterance")
     softphone: bool = Field(True, description="Serve the browser softphone at /softphone")

@@ -10,7 +10,8 @@ set -euo pipefail
 #   postgresql  server binaries for the throwaway test cluster (tests/pg_fixture.py)
 #   espeak-ng   synthesises speech for the speech-recognition tests
 #   sox         converts and resamples that audio
-PACKAGES=(postgresql espeak-ng sox)
+#   chromium, chromium-driver  headless browser for the softphone test (tests/test_softphone.py)
+PACKAGES=(postgresql espeak-ng sox chromium chromium-driver)
 # The bare minimum to run make and build the virtualenv (a bare Debian python3 lacks ensurepip).
 # These count as present when their probe passes, whatever provides them.
 BASE_PACKAGES=(make python3-venv)

@@ -23,7 +23,9 @@ def support_flow() -> Flow:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings as a deployment would have them, on the given database."""
+    """Settings as a deployment would have them, on the given database. Answers use <Say>
+    (tts=twilio) unless a test asks otherwise, so that tests can read what callers hear."""
+    overrides = {"tts": "twilio", **overrides}
     environ = {
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "IVR_PUBLIC_URL": "https://ivr.example.com",

@@ -33,7 +33,7 @@ def start_servers(database_url: str, count: int,
                   log_dir: Path) -> tuple[list[subprocess.Popen], list[str]]:
     env = {**os.environ, "IVR_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
            "IVR_PUBLIC_URL": PUBLIC_URL, "IVR_CONFIG_DIR": str(ROOT / "config"),
-           "IVR_DIALOGS": str(ROOT / "dialogs")}
+           "IVR_DIALOGS": str(ROOT / "dialogs"), "IVR_TTS": "twilio"}
     subprocess.run([sys.executable, "-m", "ivr.cli", "db", "upgrade"], env=env, check=True,
                    capture_output=True)
     processes, urls, logs = [], [], []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import struct
 import warnings
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +25,10 @@ ULAW_FRAME_BYTES = TELEPHONE_RATE * FRAME_MS // 1000  # one byte per sample
 ULAW_SILENCE = b"\xff"
 
 WAVE_FORMAT_PCM = 1
+WAVE_FORMAT_FLOAT = 3
 WAVE_FORMAT_ALAW = 6
 WAVE_FORMAT_MULAW = 7
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 
 
 class AudioFormatError(ValueError):
@@ -106,25 +107,24 @@ def ulaw_frames(ulaw: bytes) -> Iterator[bytes]:
 
 
 def read_wav(path: Path | str) -> tuple[bytes, int]:
-    """Mono 16-bit PCM and its sample rate, from PCM (8/16/24/32-bit), mu-law or A-law WAV."""
+    """Mono 16-bit PCM and its sample rate, from a WAV file of integer PCM (8 to 32 bits),
+    32-bit float, mu-law or A-law, mono or stereo."""
     format_tag, channels, rate, width, frames = _read_riff(Path(path))
     if format_tag == WAVE_FORMAT_MULAW:
         pcm, width = audioop.ulaw2lin(frames, 2), 2
     elif format_tag == WAVE_FORMAT_ALAW:
         pcm, width = audioop.alaw2lin(frames, 2), 2
-    else:
-        try:
-            with wave.open(str(path), "rb") as handle:  # the std-lib reader knows PCM best
-                channels, width, rate = (
-                    handle.getnchannels(),
-                    handle.getsampwidth(),
-                    handle.getframerate(),
-                )
-                pcm = handle.readframes(handle.getnframes())
-        except (wave.Error, EOFError) as error:
-            raise AudioFormatError(f"{path}: {error}") from error
+    elif format_tag == WAVE_FORMAT_FLOAT and width == 4:
+        floats = np.frombuffer(frames[: len(frames) // 4 * 4], dtype="<f4")
+        pcm, width = np.clip(np.rint(floats * 32767), -32768, 32767).astype("<i2").tobytes(), 2
+    elif format_tag == WAVE_FORMAT_PCM and 1 <= width <= 4:
+        pcm = frames[: len(frames) // width * width]
         if width == 1:
-            pcm = audioop.bias(pcm, 1, -128)  # WAV stores 8-bit audio unsigned
+            pcm = audioop.bias(pcm, 1, -128)  # WAV stores 8-bit samples unsigned
+    else:
+        raise AudioFormatError(
+            f"{path}: WAV format {format_tag} with {width * 8}-bit samples is not supported"
+        )
     if width != 2:
         pcm = audioop.lin2lin(pcm, width, 2)
     if channels == 2:
@@ -135,7 +135,12 @@ def read_wav(path: Path | str) -> tuple[bytes, int]:
 
 
 def write_ulaw_wav(path: Path | str, ulaw: bytes) -> None:
-    """Write 8 kHz mono mu-law frames as a WAV file (format tag 7), as Twilio `<Play>` takes.
+    """Write 8 kHz mono mu-law frames as a WAV file (format tag 7), as Twilio `<Play>` takes."""
+    Path(path).write_bytes(wav_bytes(ulaw))
+
+
+def wav_bytes(ulaw: bytes) -> bytes:
+    """A whole mu-law WAV file (8 kHz, mono, format tag 7) holding these frames.
 
     The std-lib `wave` module writes only PCM, so the RIFF header is built here. Non-PCM
     WAV files need the 18-byte `fmt ` chunk (with cbSize) and a `fact` chunk with the
@@ -153,11 +158,8 @@ def write_ulaw_wav(path: Path | str, ulaw: bytes) -> None:
     )
     fact = struct.pack("<I", len(ulaw))
     pad = b"\x00" if len(ulaw) % 2 else b""
-    chunks = (
-        _chunk(b"fmt ", fmt) + _chunk(b"fact", fact) + _chunk(b"data", ulaw, size=len(ulaw))
-    ) + pad
-    riff = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
-    Path(path).write_bytes(riff)
+    chunks = _chunk(b"fmt ", fmt) + _chunk(b"fact", fact) + _chunk(b"data", ulaw) + pad
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
 def read_ulaw_wav(path: Path | str) -> bytes:
@@ -171,8 +173,8 @@ def read_ulaw_wav(path: Path | str) -> bytes:
     return frames
 
 
-def _chunk(name: bytes, body: bytes, *, size: int | None = None) -> bytes:
-    return name + struct.pack("<I", len(body) if size is None else size) + body
+def _chunk(name: bytes, body: bytes) -> bytes:
+    return name + struct.pack("<I", len(body)) + body
 
 
 def _read_riff(path: Path) -> tuple[int, int, int, int, bytes]:
@@ -189,7 +191,9 @@ def _read_riff(path: Path) -> tuple[int, int, int, int, bytes]:
         body = data[offset + 8 : offset + 8 + size]
         if name == b"fmt " and size >= 16:
             tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
-            fmt = (tag, channels, rate, max(1, bits // 8))
+            if tag == WAVE_FORMAT_EXTENSIBLE and size >= 26:
+                (tag,) = struct.unpack_from("<H", body, 24)  # the sub-format GUID starts so
+            fmt = (tag, channels, rate, max(1, (bits + 7) // 8))
         elif name == b"data":
             frames = body
         offset += 8 + size + (size % 2)  # chunks are word-aligned

@@ -8,7 +8,9 @@ texts with slot values are rendered on demand by `render_later` into a cache fol
 pyttsx3 is not thread-safe and its espeak driver can hang or crash, so all synthesis
 happens in one long-lived worker process (multiprocessing, spawn) that renders one text at
 a time. A render that outlives its timeout gets the process killed and restarted; callers
-of `render_later` never wait for any of it.
+of `render_later` never wait for any of it. Like every spawned process, the worker imports
+the parent's main module again, so that module must keep its work under
+`if __name__ == "__main__":` (the `ivr`, `gunicorn` and `pytest` commands do).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ivr.speech.audio import (
     read_ulaw_wav,
     read_wav,
     trim_silence,
-    write_ulaw_wav,
+    wav_bytes,
 )
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,19 @@ ENGINES = ("pyttsx3",)
 RENDER_VERSION = "1"
 """Part of every key: bump it when the audio pipeline changes so every prompt re-renders."""
 KEY_LENGTH = 24
-KEY_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
+KEY_PATTERN = re.compile(r"[0-9a-f]{8,64}")  # use with fullmatch
 MAX_TEXT_CHARS = 4000
 INDEX_FILE = "index.json"
 CACHE_FOLDER = "cache"
 
+SYNTHESIS_ATTEMPTS = 3
+UTTERANCE_WAIT = 120.0
+"""Seconds the worker itself waits for pyttsx3; callers' shorter timeouts kill it sooner."""
 START_TIMEOUT = 30.0
 """Seconds a new worker may take to start Python and load pyttsx3 (not counted in renders)."""
 RETRY_FAILED_AFTER = 300.0
 """Seconds before `render_later` tries again a text whose render failed."""
+MAX_REMEMBERED_FAILURES = 1000
 CACHE_SWEEP_EVERY = 600.0
 STALE_TEMPORARY = 600.0
 """Seconds after which a half-written temporary file is left over from a crash."""
@@ -90,6 +96,9 @@ def normalise(text: str) -> str:
 
 _engine: Any = None
 _engine_defaults: dict[str, Any] = {}
+_engine_settings: dict[str, Any] = {}
+_utterance_done = threading.Event()
+_utterance_completed = False
 
 
 def synthesise_ulaw(text: str, voice: str | None = None, rate: int | None = None) -> bytes:
@@ -99,14 +108,18 @@ def synthesise_ulaw(text: str, voice: str | None = None, rate: int | None = None
     trimmed to at most 100 ms of silence at either end.
     """
     engine = _pyttsx3()
-    engine.setProperty("voice", voice or _engine_defaults["voice"])
-    engine.setProperty("rate", rate or _engine_defaults["rate"])
+    _configure(
+        engine, voice=voice or _engine_defaults["voice"], rate=rate or _engine_defaults["rate"]
+    )
     with tempfile.TemporaryDirectory(prefix="ivr-tts-") as folder:
         target = Path(folder) / "speech.wav"
-        engine.save_to_file(text, str(target))
-        engine.runAndWait()
-        if not target.exists():
-            raise SynthesisError("pyttsx3 wrote no audio file")
+        # The espeak driver now and then cancels its own utterance (see _wait_until_idle);
+        # espeak is deterministic, so saying it again is safe.
+        for _ in range(SYNTHESIS_ATTEMPTS):
+            if _speak_to_file(engine, text, target):
+                break
+        else:
+            raise SynthesisError("pyttsx3 stopped before the end and wrote no audio")
         pcm, source_rate = read_wav(target)
     pcm = trim_silence(downsample(pcm, source_rate, TELEPHONE_RATE), TELEPHONE_RATE)
     if not pcm:
@@ -114,16 +127,75 @@ def synthesise_ulaw(text: str, voice: str | None = None, rate: int | None = None
     return pcm16_to_ulaw(pcm)
 
 
+def _speak_to_file(engine: Any, text: str, target: Path) -> bool:
+    """One `save_to_file` + `runAndWait`; True when the whole utterance reached the file."""
+    target.unlink(missing_ok=True)
+    _utterance_done.clear()
+    engine.save_to_file(text, str(target))
+    engine.runAndWait()
+    # The espeak driver's loop can return before espeak has finished anything longer than
+    # a few words (pyttsx3 issues #149, #259); the file is written when the utterance ends.
+    if not _utterance_done.wait(UTTERANCE_WAIT):
+        raise SynthesisError(f"pyttsx3 did not finish within {UTTERANCE_WAIT:g} s")
+    _wait_until_idle(engine)
+    return _utterance_completed and target.exists()
+
+
 def _pyttsx3() -> Any:
     global _engine
     if _engine is None:
         import pyttsx3
 
-        _engine = pyttsx3.init()
-        _engine_defaults.update(
-            voice=_engine.getProperty("voice"), rate=_engine.getProperty("rate")
-        )
+        engine = pyttsx3.init()
+        engine.connect("finished-utterance", _on_utterance_finished)
+        _engine_defaults.update(voice=engine.getProperty("voice"), rate=engine.getProperty("rate"))
+        _engine_settings.update(_engine_defaults)
+        # A new engine queues commands until its first run; one throwaway utterance brings
+        # it to the steady state in which property changes apply at once.
+        with tempfile.TemporaryDirectory(prefix="ivr-tts-") as folder:
+            _speak_to_file(engine, "ready", Path(folder) / "warm-up.wav")
+        _engine = engine
     return _engine
+
+
+def _configure(engine: Any, **properties: Any) -> None:
+    """Set voice and rate when they differ from the current ones, then let espeak settle."""
+    changed = False
+    for name, value in properties.items():
+        if _engine_settings.get(name) != value:
+            engine.setProperty(name, value)
+            _engine_settings[name] = value
+            changed = True
+    if changed:
+        _wait_until_idle(engine)
+
+
+def _wait_until_idle(engine: Any) -> None:
+    """Wait until the driver and espeak have nothing in flight.
+
+    espeak runs asynchronously: a property change or the end of an utterance keeps it busy
+    for a moment after the call returns, and if `runAndWait` starts then, the driver's own
+    stop logic cancels the new utterance.
+    """
+    deadline = time.monotonic() + 5
+    while engine.isBusy() or _espeak_playing(engine):
+        if time.monotonic() > deadline:
+            raise SynthesisError("pyttsx3 stayed busy after the utterance")
+        time.sleep(0.002)
+
+
+def _espeak_playing(engine: Any) -> bool:
+    if getattr(engine, "driver_name", "") != "espeak":
+        return False
+    from pyttsx3.drivers import _espeak
+
+    return bool(_espeak.IsPlaying())
+
+
+def _on_utterance_finished(name: object = None, completed: bool = True) -> None:
+    global _utterance_completed
+    _utterance_completed = bool(completed)
+    _utterance_done.set()
 
 
 def _worker_main(connection: Connection) -> None:
@@ -170,25 +242,35 @@ class SynthesisWorker:
         self._connection: Connection | None = None
 
     def synthesise(self, text: str, voice: str | None, rate: int | None, timeout: float) -> bytes:
-        """Mu-law audio of `text`; raises `SynthesisError` on failure or after `timeout`."""
+        """Mu-law audio of `text`; raises `SynthesisError` on failure or after `timeout`.
+
+        The timeout covers waiting for other renders and the synthesis itself, not the
+        start of a new worker process (a fraction of a second, once).
+        """
         self._forget_if_forked()
-        with self._lock:
+        deadline = time.monotonic() + timeout
+        if not self._lock.acquire(timeout=timeout):
+            raise SynthesisError(f"the synthesis worker stayed busy for {timeout:g} s")
+        try:
             connection = self._started()
             try:
                 connection.send((text, voice, rate))
-                if not connection.poll(timeout):
+                if not connection.poll(max(0.0, deadline - time.monotonic())):
                     self._stop(kill=True)
                     raise SynthesisError(
                         f"synthesis took longer than {timeout:g} s; the worker was restarted"
                     )
                 status, payload = connection.recv()
-            except (EOFError, OSError, BrokenPipeError) as error:
+            except (EOFError, OSError) as error:
                 self._stop(kill=True)
                 raise SynthesisError(
                     f"the synthesis worker died ({type(error).__name__})"
                 ) from error
-        if status != "ok":
-            raise SynthesisError(str(payload))
+            if status != "ok":
+                self._stop(kill=True)  # pyttsx3 may be in a bad state: start afresh
+                raise SynthesisError(str(payload))
+        finally:
+            self._lock.release()
         return bytes(payload)
 
     def close(self) -> None:
@@ -242,7 +324,10 @@ class SynthesisWorker:
 
     def _forget_if_forked(self) -> None:
         if os.getpid() != self._owner:
-            # The process and pipe belong to the parent; leave them alone.
+            # The process and pipe belong to the parent; leave them alone, and keep
+            # multiprocessing from terminating the parent's worker when this child exits.
+            with contextlib.suppress(AttributeError, KeyError):
+                multiprocessing.process._children.discard(self._process)  # type: ignore[attr-defined]
             self._owner = os.getpid()
             self._lock = threading.Lock()
             self._process = self._connection = None
@@ -325,7 +410,7 @@ class PromptLibrary:
 
     def file_for_key(self, key: str) -> Path | None:
         """The file served for `key`; None for an unknown or malformed key."""
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             return None
         for folder in (self.directory, self.cache_directory):
             candidate = folder / f"{key}.wav"
@@ -360,11 +445,14 @@ class PromptLibrary:
     # Rendering.
 
     def render(self, text: str, timeout: float | None = None) -> bool:
-        """Render `text` into the prompt folder now, unless it is there. True when it is."""
-        target = self.path(text)
-        if target.is_file():
+        """Render `text` now, unless it is rendered already. True when it is.
+
+        Blocks for up to `timeout` seconds. A new text goes to the cache folder, like
+        `render_later`'s: only `build` writes the prompt folder, which holds fixed prompts.
+        """
+        if self.has(text):
             return True
-        return self._render_to(text, target, timeout or self.render_timeout)
+        return self._render_to(text, self._cache_path(text), timeout or self.render_timeout)
 
     def render_later(self, text: str) -> None:
         """Queue `text` for rendering into the cache folder; returns at once.
@@ -406,9 +494,10 @@ class PromptLibrary:
                 wanted.setdefault(self.key(spoken), spoken)
         self.directory.mkdir(parents=True, exist_ok=True)
         for key, spoken in wanted.items():
-            if (self.directory / f"{key}.wav").is_file():
+            target = self.directory / f"{key}.wav"
+            if target.is_file():
                 report.unchanged += 1
-            elif self.render(spoken, timeout):
+            elif self._render_to(spoken, target, timeout or self.render_timeout):
                 report.rendered += 1
             else:
                 report.failed.append(spoken)
@@ -422,10 +511,13 @@ class PromptLibrary:
         return report
 
     def close(self) -> None:
-        """Stop the synthesis worker and the background thread."""
+        """Stop the background thread (dropping what is queued) and the synthesis worker."""
         with self._state_lock:
             if self._owner == os.getpid():
-                self._queue.put(None)
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self._queue.get_nowait()
+                self._queue.put_nowait(None)
                 self._owner = -1
         self._worker.close()
 
@@ -448,16 +540,12 @@ class PromptLibrary:
         except SynthesisError as error:
             log.warning("prompt %s was not rendered: %s", name, error)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-        os.close(handle)
         try:
-            write_ulaw_wav(temporary, audio)
-            os.chmod(temporary, 0o644)  # mkstemp makes it private; the files are public
-            os.replace(temporary, target)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(target, wav_bytes(audio))
+        except OSError as error:
+            log.warning("prompt %s could not be stored: %s", name, error)
+            return False
         return True
 
     def _start_thread_once(self) -> None:
@@ -490,8 +578,16 @@ class PromptLibrary:
                 if done:
                     self._failed.pop(key, None)
                 else:
-                    self._failed[key] = time.monotonic()
+                    self._remember_failure(key)
             self._sweep_cache()
+
+    def _remember_failure(self, key: str) -> None:
+        now = time.monotonic()
+        if len(self._failed) >= MAX_REMEMBERED_FAILURES:
+            self._failed = {
+                old: at for old, at in self._failed.items() if now - at < RETRY_FAILED_AFTER
+            }
+        self._failed[key] = now
 
     def _sweep_cache(self) -> None:
         """Delete on-demand files older than `cache_max_age`: they may hold slot values."""
@@ -516,7 +612,7 @@ class PromptLibrary:
             )
             unused = (
                 candidate.suffix == ".wav"
-                and KEY_PATTERN.match(candidate.stem)
+                and KEY_PATTERN.fullmatch(candidate.stem)
                 and candidate.stem not in wanted
             )
             if candidate.is_file() and (unused or stale_render):
@@ -526,7 +622,13 @@ class PromptLibrary:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never half of one."""
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, target)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; these files are public
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from ivr.dialog.directives import Directive, Hangup, Listen, RunAction, Say, Transfer
 
 MAX_SPEECH_CHARS = 4000  # Twilio <Say> limit
+NO_MESSAGE = "I didn't get a message. We'll call you back. Goodbye."
+NOBODY_AVAILABLE = ("I'm sorry, no one can take your call right now. "
+                    "Please call back during opening hours. Goodbye.")
+
+PlayUrl = Callable[[str], str | None]
+"""The URL of a pre-rendered recording of a text, or None when there is none."""
+Plays = tuple[tuple[str, str], ...]
+"""(text, URL) pairs of the recordings one answer uses: hashable, so answers stay cached."""
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,32 @@ def render(
     voice: Voice,
     turn_url: str,
     handover: HandoverPlan | None = None,
+    play_url: PlayUrl | None = None,
 ) -> str:
     """TwiML for one webhook answer. A `Transfer` directive needs a `handover` plan.
 
+    With `play_url`, every text that has a pre-rendered recording is a `<Play>` where its
+    `<Say>` would be (inside the `<Gather>` for a question, so the caller can still talk
+    over it); the others stay `<Say>`.
+
     Directives and plans are immutable, and most turns repeat an earlier answer word for
-    word, so answers are cached.
+    word, so answers are cached (with the recordings they use in the key, so a prompt
+    rendered since then changes the answer).
     """
-    return _render_cached(tuple(directives), voice, turn_url, handover)
+    directives = tuple(directives)
+    plays = _plays(directives, handover, play_url) if play_url else ()
+    return _render_cached(directives, voice, turn_url, handover, plays)
+
+
+def _plays(directives: tuple[Directive, ...], handover: HandoverPlan | None,
+           play_url: PlayUrl) -> Plays:
+    texts = [directive.text for directive in directives if isinstance(directive, Say)]
+    if any(isinstance(directive, Transfer) for directive in directives):
+        texts += [handover.intro] if handover else [NOBODY_AVAILABLE]
+        if isinstance(handover, VoicemailPlan):
+            texts.append(NO_MESSAGE)
+    found = ((text, play_url(text)) for text in dict.fromkeys(texts))
+    return tuple((text, url) for text, url in found if url)
 
 
 @lru_cache(maxsize=2048)
@@ -75,6 +102,7 @@ def _render_cached(
     voice: Voice,
     turn_url: str,
     handover: HandoverPlan | None,
+    plays: Plays = (),
 ) -> str:
     response = VoiceResponse()
     pending: list[Say] = []
@@ -86,47 +114,47 @@ def _render_cached(
                 gather = _gather(directive, turn_url)
                 for say in pending:
                     target = gather if say.barge_in else response
-                    _say(target, say.text, voice)
+                    _say(target, say.text, voice, plays)
                 pending = []
                 response.append(gather)
                 response.redirect(turn_url, method="POST")
             case Transfer():
-                _flush(response, pending, voice)
+                _flush(response, pending, voice, plays)
                 pending = []
-                append_handover(response, handover, voice)
+                append_handover(response, handover, voice, plays)
             case Hangup():
-                _flush(response, pending, voice)
+                _flush(response, pending, voice, plays)
                 pending = []
                 response.hangup()
             case RunAction():
                 raise ValueError("actions run before rendering; RunAction cannot be rendered")
-    _flush(response, pending, voice)
+    _flush(response, pending, voice, plays)
     return str(response)
 
 
-def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: Voice) -> None:
+def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: Voice,
+                    plays: Plays = ()) -> None:
     """The caller hears what is happening, then rings an agent or the fallback."""
     match plan:
         case DialPlan():
-            _say(response, plan.intro, voice)
+            _say(response, plan.intro, voice, plays)
             dial = Dial(action=plan.action_url, method="POST", timeout=plan.ring_seconds,
                         caller_id=plan.caller_id)
             _dial_target(dial, plan.target, plan.whisper_url)
             response.append(dial)
         case VoicemailPlan():
-            _say(response, plan.intro, voice)
+            _say(response, plan.intro, voice, plays)
             response.record(max_length=plan.max_seconds, action=plan.action_url, method="POST",
                             play_beep=True, timeout=5, finish_on_key="#")
-            _say(response, "I didn't get a message. We'll call you back. Goodbye.", voice)
+            _say(response, NO_MESSAGE, voice, plays)
             response.hangup()
         case BackupPlan():
-            _say(response, plan.intro, voice)
+            _say(response, plan.intro, voice, plays)
             dial = Dial(action=plan.action_url, method="POST", timeout=30)
             dial.number(plan.number)
             response.append(dial)
         case None:
-            _say(response, "I'm sorry, no one can take your call right now. "
-                 "Please call back during opening hours. Goodbye.", voice)
+            _say(response, NOBODY_AVAILABLE, voice, plays)
             response.hangup()
 
 
@@ -154,6 +182,19 @@ def last_resort(target: str | None) -> str:
     else:
         response.say("Please call back later. Goodbye.")
         response.hangup()
+    return str(response)
+
+
+def connect_stream(stream_url: str, parameters: dict[str, str], continue_url: str) -> str:
+    """Hand the call's audio to our WebSocket; when we close it, Twilio fetches
+    `continue_url` for what comes next (a transfer, a goodbye)."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=stream_url)
+    for name, value in parameters.items():
+        stream.parameter(name=name, value=value)
+    response.append(connect)
+    response.redirect(continue_url, method="POST")
     return str(response)
 
 
@@ -209,13 +250,17 @@ def _dial_target(dial: Dial, target: str, whisper_url: str) -> None:
         dial.number(target, **options)
 
 
-def _say(parent: VoiceResponse | Gather, text: str, voice: Voice) -> None:
+def _say(parent: VoiceResponse | Gather, text: str, voice: Voice, plays: Plays = ()) -> None:
+    url = dict(plays).get(text)
+    if url:
+        parent.play(url)
+        return
     options = {"language": voice.language}
     if voice.name:
         options["voice"] = voice.name
     parent.say(text[:MAX_SPEECH_CHARS], **options)
 
 
-def _flush(response: VoiceResponse, pending: list[Say], voice: Voice) -> None:
+def _flush(response: VoiceResponse, pending: list[Say], voice: Voice, plays: Plays = ()) -> None:
     for say in pending:
-        _say(response, say.text, voice)
+        _say(response, say.text, voice, plays)

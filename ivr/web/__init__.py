@@ -13,6 +13,7 @@ from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
 from ivr.flows import load_flows
 from ivr.handoff import HandoffService
+from ivr.speech.tts import PromptLibrary
 from ivr.storage import repository
 from ivr.storage.db import engine_for, session_scope
 from ivr.storage.migrate import upgrade
@@ -60,7 +61,16 @@ def create_app(
         "flows": flows,
         "calls": calls,
         "handoff": HandoffService(calls),
+        "prompts": PromptLibrary(settings.prompts_dir, cache_secret=settings.secret),
+        "engine": None,
     }
+    _warn_unrendered_first_audio(app.extensions["ivr"]["prompts"], flows)
+    if settings.asr != "twilio":
+        from ivr.speech.asr import load_engine
+
+        # One model per process, loaded before gunicorn forks so workers share its pages.
+        app.extensions["ivr"]["engine"] = load_engine(settings.asr,
+                                                      vosk_model=settings.vosk_model)
     if not settings.validate_signatures:
         log.warning("!!! Twilio signature checks are OFF (IVR_VALIDATE_SIGNATURES=false). "
                     "Anyone can drive calls on this server. Never do this in production. !!!")
@@ -70,9 +80,28 @@ def create_app(
 
     from ivr.web.api import api
     from ivr.web.health import health
+    from ivr.web.prompts import prompts
+    from ivr.web.stream import stream
     from ivr.web.voice import voice
 
     app.register_blueprint(voice)
+    app.register_blueprint(stream)
+    app.register_blueprint(prompts)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    if settings.softphone:
+        from ivr.web.softphone import softphone
+
+        app.register_blueprint(softphone)
     return app
+
+
+def _warn_unrendered_first_audio(library: PromptLibrary, flows: dict[str, Flow]) -> None:
+    """A call's first audio should never wait for synthesis: say so when it would."""
+    from ivr.prompts import first_audio
+
+    missing = sorted(name for name, flow in flows.items()
+                     if not all(library.has(text) for text in first_audio(flow)))
+    if missing:
+        log.warning("the first audio of flow(s) %s is not pre-rendered in %s; run "
+                    "`ivr prompts build`", ", ".join(missing), library.directory)

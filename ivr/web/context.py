@@ -7,6 +7,7 @@ from flask import current_app
 from ivr.calls import CallService
 from ivr.config import Settings
 from ivr.handoff import HandoffService
+from ivr.speech.tts import PromptLibrary
 
 
 def settings() -> Settings:
@@ -19,3 +20,7 @@ def calls() -> CallService:
 
 def handoff() -> HandoffService:
     return current_app.extensions["ivr"]["handoff"]  # type: ignore[no-any-return]
+
+
+def prompt_library() -> PromptLibrary:
+    return current_app.extensions["ivr"]["prompts"]  # type: ignore[no-any-return]

@@ -27,8 +27,17 @@ softphone = Blueprint("softphone", __name__)
 SID_PREFIX = "CAsoft"
 SOFTPHONE_SID = re.compile(rf"^{SID_PREFIX}[0-9a-f]{{26}}$")
 TOKEN_HEADER = "X-Softphone-Token"
-TURN_FIELDS = ("seq", "kind", "heard", "digits", "intent", "intent_confidence", "reply",
-               "action", "action_ok")
+TURN_FIELDS = (
+    "seq",
+    "kind",
+    "heard",
+    "digits",
+    "intent",
+    "intent_confidence",
+    "reply",
+    "action",
+    "action_ok",
+)
 
 # The page loads nothing from elsewhere; the capture worklet is a Blob URL module.
 CONTENT_SECURITY_POLICY = (
@@ -51,11 +60,13 @@ def new_session() -> Response:
     """A fresh call SID and its stream token; the call itself starts on the WebSocket."""
     call_sid = SID_PREFIX + secrets.token_hex(13)
     scheme = "wss" if request.scheme == "https" else "ws"
-    return _json({
-        "call_sid": call_sid,
-        "token": stream_token.issue(settings().secret, call_sid),
-        "stream_url": f"{scheme}://{request.host}{request.script_root}/voice/stream",
-    })
+    return _json(
+        {
+            "call_sid": call_sid,
+            "token": stream_token.issue(settings().secret, call_sid),
+            "stream_url": f"{scheme}://{request.host}{request.script_root}/voice/stream",
+        }
+    )
 
 
 @softphone.get("/softphone/calls/<call_sid>")
@@ -70,19 +81,25 @@ def call_view(call_sid: str) -> Response | tuple[Response, int]:
         call = repository.get_call(session, call_sid)
         if call is None:
             return _json({"error": "the call has not started yet"}), 404
-        turns = [{field: getattr(turn, field) for field in TURN_FIELDS}
-                 for turn in repository.turns_of(session, call)]
+        turns = [
+            {field: getattr(turn, field) for field in TURN_FIELDS}
+            for turn in repository.turns_of(session, call)
+        ]
         transfer = repository.latest_transfer(session, call)
-        return _json({
-            "status": call.status,
-            "state": (call.state or {}).get("node"),
-            "turns": turns,
-            "transfer": None if transfer is None else {
-                "reason": transfer.reason,
-                "trigger": transfer.trigger,
-                "summary": transfer.summary,
-            },
-        })
+        return _json(
+            {
+                "status": call.status,
+                "state": (call.state or {}).get("node"),
+                "turns": turns,
+                "transfer": None
+                if transfer is None
+                else {
+                    "reason": transfer.reason,
+                    "trigger": transfer.trigger,
+                    "summary": transfer.summary,
+                },
+            }
+        )
 
 
 def _json(body: dict[str, Any]) -> Response:

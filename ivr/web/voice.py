@@ -14,9 +14,11 @@ from collections.abc import Callable
 from flask import Blueprint, Response, abort, request
 
 from ivr.calls import AgentLeg, Fallback, Inbound, Reply
+from ivr.streams import token
 from ivr.telephony import twiml
+from ivr.telephony.media_streams import stream_url
 from ivr.telephony.signature import is_signed_by_twilio
-from ivr.web.context import calls, handoff, settings
+from ivr.web.context import calls, handoff, prompt_library, settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,28 @@ def check_twilio_signature() -> None:
 def incoming() -> Response:
     inbound = _inbound(with_speech=False)
     inbound = Inbound(inbound.call_sid, inbound.caller, flow=request.args.get("flow"))
+    if settings().asr != "twilio":
+        return _stream_answer(inbound)
     return _answer(inbound, lambda: calls().start(inbound))
+
+
+@voice.post("/continue")
+def continue_call() -> Response:
+    """Twilio comes here when we close a call's media stream: the bot has handed the call to
+    a person or ended it (or the stream broke, and the call goes on with Twilio's speech)."""
+    inbound = _inbound(with_speech=False)
+    return _answer(inbound, lambda: calls().start(inbound))
+
+
+def _stream_answer(inbound: Inbound) -> Response:
+    """Self-hosted speech: connect the call's audio to our WebSocket."""
+    parameters = {"token": token.issue(settings().secret, inbound.call_sid)}
+    if inbound.caller:
+        parameters["caller"] = inbound.caller
+    if inbound.flow:
+        parameters["flow"] = inbound.flow
+    return _twiml(twiml.connect_stream(stream_url(settings().public_url), parameters,
+                                       _url("/voice/continue")))
 
 
 @voice.post("/turn")
@@ -148,7 +171,19 @@ def _render(reply: Reply, call_sid: str) -> str:
         voice=twiml.Voice(reply.voice, reply.language),
         turn_url=_url("/voice/turn"),
         handover=_plan(reply.leg, call_sid),
+        play_url=_play_url if settings().tts == "pyttsx3" else None,
     )
+
+
+def _play_url(text: str) -> str | None:
+    """Where Twilio fetches the pre-rendered recording of `text`. Without one, the text is
+    rendered in the background (never on this thread) for the next time it is said."""
+    library = prompt_library()
+    key = library.served_key(text)
+    if key is None:
+        library.render_later(text)
+        return None
+    return _url(f"/prompts/{key}.wav")
 
 
 def _render_handover_only(reply: Reply, call_sid: str) -> str:

@@ -136,7 +136,10 @@
         stats.framesSent++;
       }
     }
-    if (samples.length) $('level').style.width = `${Math.min(100, Math.sqrt(energy / samples.length) * 400)}%`;
+    if (samples.length) {
+      const level = Math.min(100, Math.sqrt(energy / samples.length) * 400);
+      $('level').style.width = `${level}%`;
+    }
   }
 
   // ---- The bot's audio -----------------------------------------------------------------
@@ -197,7 +200,8 @@
     }
     const c = (call = {
       sequence: 0, chunk: 0, frame: new Uint8Array(FRAME), filled: 0, playHead: 0,
-      sources: new Set(), marks: [], turnsShown: 0, started: false, ended: false, timers: [],
+      sources: new Set(), marks: [], turnsShown: 0, timers: [],
+      started: false, watching: false, ended: false,
       streamSid: 'MZ' + Array.from(crypto.getRandomValues(new Uint8Array(16)),
         (b) => b.toString(16).padStart(2, '0')).join(''),
     });
@@ -242,9 +246,14 @@
       });
       c.started = true;
       setStatus('Connected. Listen to the assistant, then speak.', 'live');
-      c.timers.push(setInterval(() => echoDueMarks(c), 20), setInterval(() => poll(c), POLL_MS));
+      c.timers.push(setInterval(() => echoDueMarks(c), 20));
     };
     c.ws.onmessage = (event) => {
+      // The server has started the call once it talks: from now on there is a call to show.
+      if (!c.watching) {
+        c.watching = true;
+        c.timers.push(setInterval(() => poll(c), POLL_MS));
+      }
       let message;
       try { message = JSON.parse(event.data); } catch { return; }
       if (message.event === 'media' && message.media?.payload) play(c, message.media.payload);
@@ -272,16 +281,25 @@
     setTimeout(() => c.ctx.close(), left * 1000 + 250);
     setButton(false);
     $('level').style.width = '0';
-    if (problem) setStatus(problem, 'error');
-    else if (c.sid) finalPolls(c, 6); // pick up the last turn and the transfer
+    if (problem) {
+      setStatus(problem, 'error');
+    } else {
+      setStatus('Call ended.', 'done');
+      finalPolls(c, 6); // pick up the last turn and the transfer
+    }
   }
 
   async function finalPolls(c, left) {
     const view = await poll(c);
     if (call !== c) return;
-    if (view?.transfer) setStatus('Transferred to a person. On a phone line an agent would pick up now, with the summary below.', 'done');
-    else if (left > 1) setTimeout(() => finalPolls(c, left - 1), POLL_MS);
-    else setStatus(`Call ended${view ? ` (${view.status})` : ''}.`, 'done');
+    if (view?.transfer) {
+      setStatus('Transferred to a person. On a phone line an agent would pick up now, '
+        + 'with the summary below.', 'done');
+    } else if (left > 1) {
+      setTimeout(() => finalPolls(c, left - 1), POLL_MS);
+    } else {
+      setStatus(`Call ended${view ? ` (${view.status})` : ''}.`, 'done');
+    }
   }
 
   async function poll(c) {
@@ -325,7 +343,8 @@
         : turn.heard ? `“${turn.heard}”` : `pressed ${turn.digits || '?'}`;
       const caller = item.appendChild(line('caller', 'You', said));
       if (turn.intent) {
-        const confidence = turn.intent_confidence == null ? '' : ` ${Math.round(turn.intent_confidence * 100)}%`;
+        const confidence = turn.intent_confidence == null ? ''
+          : ` ${Math.round(turn.intent_confidence * 100)}%`;
         const badge = caller.appendChild(el('span', 'intent', `${turn.intent}${confidence}`));
         badge.dataset.intent = turn.intent;
         badge.title = 'intent and confidence';

@@ -1,0 +1,82 @@
+"""`/voice/stream`: the WebSocket where Twilio Media Streams (and the softphone) deliver a
+call's audio. Thin: checks who is connecting, then pumps messages into a `StreamSession`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, request
+from flask_sock import ConnectionClosed, Sock
+
+from ivr.speech.asr import SpeechEngine, load_engine
+from ivr.streams.session import StreamSession
+from ivr.telephony.media_streams import stream_url
+from ivr.telephony.signature import is_signed_by_twilio
+from ivr.web.context import calls, settings
+
+log = logging.getLogger(__name__)
+
+stream = Blueprint("stream", __name__)
+sock = Sock()
+POLL_SECONDS = 0.005
+_engine_lock = threading.Lock()
+
+
+def stream_engine_name() -> str:
+    """The engine streams use: the configured one, or the offline default for the softphone
+    when phone calls use Twilio's recogniser."""
+    configured = settings().asr
+    return "pocketsphinx" if configured == "twilio" else configured
+
+
+def engine() -> SpeechEngine:
+    """The process's speech engine, loaded on first use and shared by every stream."""
+    extensions = current_app.extensions["ivr"]
+    with _engine_lock:
+        if extensions.get("engine") is None:
+            extensions["engine"] = load_engine(stream_engine_name(),  # type: ignore[arg-type]
+                                               vosk_model=settings().vosk_model)
+        return extensions["engine"]  # type: ignore[no-any-return]
+
+
+@stream.before_request
+def check_caller() -> None:
+    """Browsers must come from our own pages; a Twilio signature, when sent, must be right.
+    The per-call token in the `start` message is checked by the session."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        own = {urlsplit(settings().public_url)._replace(path="").geturl(),
+               f"{request.scheme}://{request.host}"}
+        if origin.rstrip("/") not in own:
+            log.warning("refused a media stream from another origin")
+            abort(403)
+    signature = request.headers.get("X-Twilio-Signature")
+    if signature is not None and settings().validate_signatures:
+        url = stream_url(settings().public_url)
+        query = request.query_string.decode()
+        if not is_signed_by_twilio(settings().auth_token, url + (f"?{query}" if query else ""),
+                                   {}, signature):
+            log.warning("refused a media stream with a wrong Twilio signature")
+            abort(403)
+
+
+@sock.route("/voice/stream", bp=stream)
+def media_stream(ws) -> None:  # type: ignore[no-untyped-def]
+    config = settings()
+    session = StreamSession(calls(), engine(), current_app.extensions["ivr"]["prompts"],
+                            ws.send, secret=config.secret,
+                            end_of_speech_ms=config.end_of_speech_ms)
+    try:
+        while not session.finished:
+            message = ws.receive(timeout=POLL_SECONDS)
+            while message is not None and not session.finished:
+                session.receive(message)
+                message = ws.receive(timeout=0)
+            session.tick()
+    except ConnectionClosed:
+        pass
+    finally:
+        if ws.connected:
+            ws.close()
