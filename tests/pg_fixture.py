@@ -175,11 +175,14 @@ class Cluster:
                     continue  # somebody took the port between free_port() and the bind
                 raise
             self.running = True
+            self.owner = os.getpid()
             atexit.register(self.stop)
             return
         raise ClusterError(f"no free port for PostgreSQL after 5 tries\n{self._log_tail()}")
 
     def stop(self) -> None:
+        if getattr(self, "owner", os.getpid()) != os.getpid():
+            return  # a forked child exiting: the cluster belongs to its parent
         if self.running:
             self.running = False
             atexit.unregister(self.stop)

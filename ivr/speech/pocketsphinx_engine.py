@@ -63,10 +63,16 @@ class PocketSphinxEngine:
                 raise SpeechEngineError(f"PocketSphinx model file missing: {needed}")
         self._lock = threading.Lock()
         self._grammars: OrderedDict[tuple[str, ...], _Grammar] = OrderedDict()
-        self._workdir = tempfile.TemporaryDirectory(prefix="ivr-pocketsphinx-")
+        # Not a TemporaryDirectory: its finaliser would run in every forked gunicorn worker
+        # that exits and delete the files the other workers still use.
+        self._workdir = Path(tempfile.mkdtemp(prefix="ivr-pocketsphinx-"))
 
     def recognizer(self, phrases: Sequence[str]) -> PocketSphinxRecognizer:
         grammar = self._grammar(tuple(phrases))
+        if not grammar.dictionary.exists():  # e.g. a temp-file cleaner removed it
+            with self._lock:
+                self._grammars.pop(tuple(phrases), None)
+            grammar = self._grammar(tuple(phrases))
         decoder = Decoder(
             hmm=str(self._acoustic_model),
             dict=str(grammar.dictionary),
@@ -98,7 +104,8 @@ class PocketSphinxEngine:
         if missing:
             log.warning("PocketSphinx cannot say these words; left out: %s", ", ".join(missing))
         digest = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
-        dictionary = Path(self._workdir.name) / f"{digest}.dict"
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        dictionary = self._workdir / f"{digest}.dict"
         dictionary.write_text("".join(entries), encoding="utf-8")
         grammar_text = jsgf(phrases, known)
         kept = frozenset(keep_known_words(phrases, known.__contains__))
