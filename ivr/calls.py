@@ -198,6 +198,10 @@ class CallService:
             return queues[queue]
         return next(iter(queues.values()), None)
 
+    def flow_named(self, name: str | None) -> Flow:
+        """The flow called `name`, or the default flow."""
+        return self._flow_for(name)
+
     def _flow_for(self, name: str | None) -> Flow:
         if name and name in self.flows:
             return self.flows[name]

@@ -32,6 +32,8 @@ LEAD_SECONDS = 0.12
 DIGIT_PAUSE_SECONDS = 3.0
 CLOSE_GRACE_SECONDS = 0.3
 RENDER_TIMEOUT_SECONDS = 3.0
+PRE_ROLL_FRAMES = 15
+"""Audio kept from before the detector hears speech (300 ms), fed to the recogniser then."""
 UNINTELLIGIBLE = "(unintelligible)"
 
 
@@ -82,6 +84,7 @@ class StreamSession:
         self.recognizer: Recognizer | None = None
         self.vad = EndOfSpeech(silence_ms=end_of_speech_ms)
         self.resample_state: object = None
+        self.pre_roll: deque[bytes] = deque(maxlen=PRE_ROLL_FRAMES)
         self.queue: deque[Chunk] = deque()
         self.playing_until = 0.0
         self.send_clock = 0.0
@@ -125,11 +128,12 @@ class StreamSession:
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid
         self.caller = start.parameters.get("caller") or None
         self.timing.started_at = self.clock()
-        flow = self.calls._flow_for(start.parameters.get("flow"))
-        self.recognizer = self.engine.recognizer(flow_phrases(flow))
         reply = self._safely(lambda: self.calls.start(
             Inbound(self.call_sid, self.caller, flow=start.parameters.get("flow"))))
         self._play(reply)
+        self.tick()  # the disclosure starts now; the recogniser is not needed before it ends
+        flow = self.calls.flow_named(start.parameters.get("flow"))
+        self.recognizer = self.engine.recognizer(flow_phrases(flow))
 
     def _audio(self, ulaw: bytes) -> None:
         now = self.clock()
@@ -140,13 +144,19 @@ class StreamSession:
         speaking_over_prompt = now < self.playing_until
         if speaking_over_prompt and not self._prompt_allows_barge_in():
             return
+        self.pre_roll.append(pcm)
+        if not self.vad.speaking and event != "speech_ended":
+            return  # silence costs no recognition; the pre-roll keeps the first syllable
         if event == "speech_started" and speaking_over_prompt:
             self._barge_in()
-        if self.vad.speaking:
-            self.no_input_deadline = None
-        wideband, self.resample_state = resample(pcm, 8000, self.engine.sample_rate,
-                                                 self.resample_state)
-        transcript = self.recognizer.feed(wideband)
+        self.no_input_deadline = None
+        frames = list(self.pre_roll) if event == "speech_started" else [pcm]
+        self.pre_roll.clear()
+        transcript = None
+        for frame in frames:
+            wideband, self.resample_state = resample(frame, 8000, self.engine.sample_rate,
+                                                     self.resample_state)
+            transcript = self.recognizer.feed(wideband) or transcript
         if transcript is not None and not transcript.final and asks_for_person(transcript.text):
             self.recognizer.finish()
             self._turn(Inbound(self.call_sid, self.caller, text=transcript.text,

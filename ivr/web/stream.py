@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 stream = Blueprint("stream", __name__)
 sock = Sock()
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.02  # Twilio sends a frame every 20 ms, which wakes the loop anyway
 _engine_lock = threading.Lock()
 
 
