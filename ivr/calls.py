@@ -237,7 +237,10 @@ class CallService:
             return Reply([Say("Goodbye."), Hangup()])
         if state.transferred:
             queue = repository.latest_transfer_queue(connection, call.id)
-            return Reply([Say("Please hold while I connect you.")], leg=self.first_leg(queue))
+            transfer = Transfer(reason="the call is being handed to a person", queue=queue,
+                                trigger="continue")
+            return Reply([transfer], flow.settings.language, flow.settings.voice,
+                         leg=self.first_leg(queue))
         node = flow.states[state.node]
         directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
                                        listen_for(flow, node)]

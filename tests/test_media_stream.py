@@ -36,7 +36,7 @@ def speech(text: str, directory: Path, voice: str = "en-us") -> bytes:
 
 
 @pytest.fixture
-def stream_server(tmp_path: Path) -> Iterator[tuple[str, object]]:
+def stream_server(tmp_path: Path) -> Iterator[tuple[str, object, object]]:
     """The real app (PocketSphinx streams) on a real socket, in this process."""
     from ivr.web import create_app
 
@@ -47,7 +47,7 @@ def stream_server(tmp_path: Path) -> Iterator[tuple[str, object]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"ws://127.0.0.1:{server.server_port}/voice/stream", settings
+        yield f"ws://127.0.0.1:{server.server_port}/voice/stream", settings, app
     finally:
         server.shutdown()
 
@@ -91,7 +91,7 @@ def test_incoming_call_connects_the_stream_with_a_token(tmp_path: Path) -> None:
 
 
 def test_disclosure_audio_starts_at_once_and_intent_by_voice(stream_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url, settings = stream_server
+    url, settings, _ = stream_server
     call = caller_for(url, settings)
     call.connect()
     assert wait_for(lambda: call.received.media_times, 5)
@@ -110,7 +110,7 @@ def test_disclosure_audio_starts_at_once_and_intent_by_voice(stream_server, tmp_
 
 def test_agent_from_partial_results_transfers_and_closes_the_stream(stream_server,  # type: ignore[no-untyped-def]
                                                                      tmp_path) -> None:
-    url, settings = stream_server
+    url, settings, app = stream_server
     call = caller_for(url, settings)
     call.connect()
     assert call.wait_quiet()
@@ -125,10 +125,19 @@ def test_agent_from_partial_results_transfers_and_closes_the_stream(stream_serve
     assert transfer is not None and transfer.trigger == "caller_request"
     assert db_call.status == "transferring"
     assert [turn.intent for turn in turns if turn.kind == "speech"] == ["agent"]
+    # Twilio now follows the <Redirect> after <Connect>: the transfer, from the stored state.
+    form = {"CallSid": call.call_sid, "From": "+14155550123"}
+    signature = sign(AUTH_TOKEN, settings.public_url + "/voice/continue", form)
+    client = app.test_client()
+    answer = ElementTree.fromstring(client.post(
+        "/voice/continue", data=form, headers={"X-Twilio-Signature": signature}).data)
+    number = answer.find("Dial/Number")
+    assert number is not None and number.text == "+15005550006"
+    assert number.get("url") == f"https://ivr.example.com/voice/whisper/{call.call_sid}"
 
 
 def test_keys_work_on_the_stream(stream_server) -> None:  # type: ignore[no-untyped-def]
-    url, settings = stream_server
+    url, settings, _ = stream_server
     call = caller_for(url, settings)
     call.connect()
     assert call.wait_quiet()
@@ -143,7 +152,7 @@ def test_keys_work_on_the_stream(stream_server) -> None:  # type: ignore[no-unty
 
 
 def test_barge_in_clears_the_prompt(stream_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url, settings = stream_server
+    url, settings, _ = stream_server
     call = caller_for(url, settings)
     call.connect()
     assert call.wait_quiet()
@@ -158,7 +167,7 @@ def test_barge_in_clears_the_prompt(stream_server, tmp_path) -> None:  # type: i
 
 
 def test_end_of_utterance_waits_for_the_configured_silence(stream_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    url, settings = stream_server
+    url, settings, _ = stream_server
     call = caller_for(url, settings)
     call.connect()
     assert call.wait_quiet()
@@ -174,7 +183,7 @@ def test_end_of_utterance_waits_for_the_configured_silence(stream_server, tmp_pa
 
 
 def test_a_stream_without_a_valid_token_is_refused(stream_server) -> None:  # type: ignore[no-untyped-def]
-    url, settings = stream_server
+    url, settings, _ = stream_server
     forged = StreamCaller(url, "CAforged", token.issue(b"someone else's key", "CAforged"))
     forged.connect()
     assert forged.wait_closed(timeout=5)
@@ -187,7 +196,7 @@ def test_a_stream_without_a_valid_token_is_refused(stream_server) -> None:  # ty
 
 
 def test_a_foreign_origin_or_bad_signature_cannot_open_the_stream(stream_server) -> None:  # type: ignore[no-untyped-def]
-    url, _ = stream_server
+    url, _, _ = stream_server
     with pytest.raises(simple_websocket.ConnectionError):
         simple_websocket.Client.connect(url, headers={"Origin": "https://evil.example"})
     with pytest.raises(simple_websocket.ConnectionError):

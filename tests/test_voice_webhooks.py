@@ -385,3 +385,11 @@ def test_even_a_rendering_failure_reaches_a_person(new_call, monkeypatch) -> Non
     heard = call.say("where is my order")
     assert heard.status == 200 and heard.dial_target == "+15005550006"
     assert "Connecting you to a person" in heard.text
+
+
+def test_asking_again_for_a_transferred_call_rings_the_agent_again(new_call) -> None:  # type: ignore[no-untyped-def]
+    call = new_call()
+    call.start()
+    call.press("0")
+    again = call.send("/voice/continue")
+    assert again.dial_target == "+15005550006" and "won't need to repeat" in again.text
