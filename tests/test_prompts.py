@@ -64,8 +64,10 @@ def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
     return condition()
 
 
-def worker_processes() -> list[multiprocessing.Process]:
-    return [p for p in multiprocessing.active_children() if p.name == "ivr-tts-worker"]
+def worker_processes(library: PromptLibrary) -> list[multiprocessing.Process]:
+    """The library's own worker (other tests' libraries may have theirs running too)."""
+    process = library.worker_process
+    return [process] if process is not None else []
 
 
 @pytest.fixture
@@ -281,7 +283,7 @@ def test_a_hung_render_is_killed_and_the_next_one_works(
     library = PromptLibrary(tmp_path / "prompts", render_timeout=1.0)
     try:
         assert library.render("warm up the worker")
-        hung_worker = worker_processes()[0]
+        hung_worker = worker_processes(library)[0]
 
         began = time.monotonic()
         library.render_later("please HANG-ME now")
@@ -302,11 +304,11 @@ def test_a_hung_render_is_killed_and_the_next_one_works(
 @pytest.mark.slow
 def test_a_crashed_worker_is_replaced(library: PromptLibrary) -> None:
     assert library.render("first")
-    (worker,) = worker_processes()
+    (worker,) = worker_processes(library)
     os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
     worker.join(5)
     assert library.render("second")
-    assert worker_processes() and worker_processes()[0].pid != worker.pid
+    assert worker_processes(library) and worker_processes(library)[0].pid != worker.pid
 
 
 @pytest.mark.slow
@@ -314,10 +316,10 @@ def test_a_forked_process_starts_its_own_worker_and_leaves_the_parents_alone(
     library: PromptLibrary,
 ) -> None:
     assert library.render("rendered by the parent")
-    (parent_worker,) = worker_processes()
+    (parent_worker,) = worker_processes(library)
     child = os.fork()  # as gunicorn forks its workers
     if child == 0:  # pragma: no cover - runs in the child
-        ok = library.render("rendered by the child") and len(worker_processes()) == 1
+        ok = library.render("rendered by the child") and len(worker_processes(library)) == 1
         atexit._run_exitfuncs()  # what a gunicorn worker runs when it exits
         os._exit(0 if ok else 1)
     _, status = os.waitpid(child, 0)

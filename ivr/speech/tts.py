@@ -381,6 +381,12 @@ class PromptLibrary:
 
     # Names and places.
 
+
+    @property
+    def worker_process(self) -> Any:
+        """This library's synthesis process while one runs (for monitoring and tests)."""
+        process = self._worker._process
+        return process if process is not None and process.is_alive() else None
     def key(self, text: str) -> str:
         """The file name (without .wav) of `text`: a hash of engine, voice, rate and text."""
         material = "\0".join(
