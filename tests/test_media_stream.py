@@ -142,7 +142,7 @@ def test_keys_work_on_the_stream(stream_server) -> None:  # type: ignore[no-unty
     call.connect()
     assert call.wait_quiet()
     call.press("1")
-    assert call.wait_quiet()
+    assert call.wait_for_answer() and call.wait_quiet()
     call.press("123456")
     call.silence(1.0)
     _, turns, _ = stored(settings, call.call_sid)
@@ -172,7 +172,7 @@ def test_end_of_utterance_waits_for_the_configured_silence(stream_server, tmp_pa
     call.connect()
     assert call.wait_quiet()
     call.press("3")  # opening hours, then "anything else?"
-    assert call.wait_quiet()
+    assert call.wait_for_answer() and call.wait_quiet()
     turns_before = len(stored(settings, call.call_sid)[1])
     call.play(speech("I forgot my password", tmp_path))
     call.silence(0.3)  # shorter than end_of_speech_ms: not yet a turn

@@ -91,6 +91,16 @@ class StreamCaller:
                 return True
         return False
 
+    def wait_for_answer(self, limit: float = 15.0) -> bool:
+        """Send silence until the bot starts answering (new audio arrives)."""
+        before = len(self.received.media_times)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self.closed:
+            if len(self.received.media_times) > before:
+                return True
+            self.silence(0.1)
+        return False
+
     def press(self, digits: str) -> None:
         for digit in digits:
             self._send({"event": "dtmf", "streamSid": self.stream_sid,

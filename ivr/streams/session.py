@@ -35,6 +35,7 @@ RENDER_TIMEOUT_SECONDS = 3.0
 PRE_ROLL_FRAMES = 15
 """Audio kept from before the detector hears speech (300 ms), fed to the recogniser then."""
 UNINTELLIGIBLE = "(unintelligible)"
+WARM_UP_TEXT = "One moment."
 
 
 @dataclass
@@ -134,6 +135,9 @@ class StreamSession:
         self.tick()  # the disclosure starts now; the recogniser is not needed before it ends
         flow = self.calls.flow_named(start.parameters.get("flow"))
         self.recognizer = self.engine.recognizer(flow_phrases(flow))
+        # Start this process's synthesis worker while the disclosure plays, so the first
+        # answer with slot values does not wait for it (seconds of dead air otherwise).
+        self.prompts.render_later(WARM_UP_TEXT)
 
     def _audio(self, ulaw: bytes) -> None:
         now = self.clock()
