@@ -18,9 +18,7 @@ def models() -> None:
     """Speech models for self-hosted recognition (Vosk)."""
 
 
-@models.command("download")
-@click.argument("name")
-@click.option(
+models_dir_option = click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
@@ -28,6 +26,12 @@ def models() -> None:
     show_default=True,
     help="Folder that holds the models.",
 )
+"""The models folder option, shared by the commands."""
+
+
+@models.command("download")
+@click.argument("name")
+@models_dir_option
 @click.option("--sha256", default=None, help="Expected SHA-256 of the zip, in hex.")
 @click.option(
     "--base-url", default=DEFAULT_BASE_URL, show_default=True, help="Where the model zips are."
@@ -69,14 +73,7 @@ class _ProgressBar:
 
 
 @models.command("list")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="Folder that holds the models.",
-)
+@models_dir_option
 def list_models(directory: Path) -> None:
     """List the model folders that are there."""
     folders = (
