@@ -81,7 +81,7 @@ def demo(settings: Settings) -> ActionRunner:
 
 
 @pytest.fixture
-def test_actions(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> ActionRunner:
+def helper_actions(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> ActionRunner:
     monkeypatch.syspath_prepend(str(TESTS))
     spec = ActionsSpec(module="actions_for_tests", timeout_seconds=0.3)
     return ActionRunner(spec, ActionContext.from_settings(settings))
@@ -366,9 +366,9 @@ def test_bad_opening_hours_fail_the_action(settings: Settings) -> None:
 
 
 def test_sync_action_gets_tracker_domain_and_context(
-    test_actions: ActionRunner, database_url: str
+    helper_actions: ActionRunner, database_url: str
 ) -> None:
-    done = run(test_actions, "action_echo_sync", slots={"colour": "blue"}, latest_text="hello")
+    done = run(helper_actions, "action_echo_sync", slots={"colour": "blue"}, latest_text="hello")
 
     assert done.ok
     assert done.messages == ("you said hello",)
@@ -381,8 +381,8 @@ def test_sync_action_gets_tracker_domain_and_context(
     }
 
 
-def test_async_action_runs_too(test_actions: ActionRunner, database_url: str) -> None:
-    done = run(test_actions, "action_echo_async")
+def test_async_action_runs_too(helper_actions: ActionRunner, database_url: str) -> None:
+    done = run(helper_actions, "action_echo_async")
 
     assert done == ActionDone(
         "action_echo_async",
@@ -425,47 +425,47 @@ def test_context_falls_back_to_the_environment(
     assert current().database_url == "sqlite:///from-env.sqlite3"
 
 
-def test_unknown_action(test_actions: ActionRunner) -> None:
-    assert run(test_actions, "action_nobody_wrote") == ActionDone(
+def test_unknown_action(helper_actions: ActionRunner) -> None:
+    assert run(helper_actions, "action_nobody_wrote") == ActionDone(
         "action_nobody_wrote", ok=False, error="unknown action 'action_nobody_wrote'"
     )
 
 
 def test_action_that_raises_fails_without_leaking_its_message(
-    test_actions: ActionRunner, caplog: pytest.LogCaptureFixture
+    helper_actions: ActionRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    done = run(test_actions, "action_boom")
+    done = run(helper_actions, "action_boom")
 
     assert done == ActionDone("action_boom", ok=False, error="the action raised RuntimeError")
     assert CALLER not in caplog.text
     assert "actions_for_tests.py" in caplog.text, "the log shows where it failed"
 
 
-def test_action_that_exits_does_not_stop_the_runner(test_actions: ActionRunner) -> None:
-    assert run(test_actions, "action_exit").error == "the action raised SystemExit"
-    assert run(test_actions, "action_echo_async").ok
+def test_action_that_exits_does_not_stop_the_runner(helper_actions: ActionRunner) -> None:
+    assert run(helper_actions, "action_exit").error == "the action raised SystemExit"
+    assert run(helper_actions, "action_echo_async").ok
 
 
 @pytest.mark.parametrize("name", ["action_slow_sync", "action_slow_async"])
-def test_slow_action_times_out(test_actions: ActionRunner, name: str) -> None:
+def test_slow_action_times_out(helper_actions: ActionRunner, name: str) -> None:
     import actions_for_tests
 
     started = time.monotonic()
 
-    done = run(test_actions, name)
+    done = run(helper_actions, name)
 
     assert done == ActionDone(name, ok=False, error="timed out after 0.3 s")
     assert time.monotonic() - started < actions_for_tests.SLOW_SECONDS, "cut short"
-    assert run(test_actions, "action_echo_async").ok, "the runner still works afterwards"
+    assert run(helper_actions, "action_echo_async").ok, "the runner still works afterwards"
 
 
-def test_timed_out_coroutine_is_cancelled(test_actions: ActionRunner) -> None:
+def test_timed_out_coroutine_is_cancelled(helper_actions: ActionRunner) -> None:
     import actions_for_tests
 
     actions_for_tests.ActionSlowAsync.cancelled = False
-    run(test_actions, "action_slow_async")
+    run(helper_actions, "action_slow_async")
 
     deadline = time.monotonic() + 1
     while not actions_for_tests.ActionSlowAsync.cancelled and time.monotonic() < deadline:
@@ -473,15 +473,15 @@ def test_timed_out_coroutine_is_cancelled(test_actions: ActionRunner) -> None:
     assert actions_for_tests.ActionSlowAsync.cancelled
 
 
-def test_action_returning_garbage_fails(test_actions: ActionRunner) -> None:
-    done = run(test_actions, "action_returns_garbage")
+def test_action_returning_garbage_fails(helper_actions: ActionRunner) -> None:
+    done = run(helper_actions, "action_returns_garbage")
 
     assert not done.ok
     assert done.error == "the action returned something other than a list of events"
 
 
-def test_action_returning_none_is_fine(test_actions: ActionRunner) -> None:
-    assert run(test_actions, "action_returns_none") == ActionDone(
+def test_action_returning_none_is_fine(helper_actions: ActionRunner) -> None:
+    assert run(helper_actions, "action_returns_none") == ActionDone(
         "action_returns_none", ok=True, messages=("done",)
     )
 
