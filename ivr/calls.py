@@ -4,6 +4,9 @@
 the caller said, steps the dialog engine, runs the custom actions it asks for, stores every
 turn, builds the summary when the call goes to a person, and returns what the caller should
 hear. The webhook and the media-stream transports share it.
+
+What callers said is understood as they said it, but stored redacted (`ivr.redaction`): the
+heard text, keyed digits, the bot's replies and free-text slot values.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection
@@ -37,6 +40,7 @@ from ivr.dialog import (
 from ivr.dialog.engine import listen_for
 from ivr.nlu.interpreter import Interpreter
 from ivr.privacy import pseudonymise
+from ivr.redaction import redact
 from ivr.storage import repository
 from ivr.storage.db import transaction
 from ivr.storage.repository import CallRecord
@@ -46,9 +50,14 @@ log = logging.getLogger(__name__)
 
 MAX_ACTIONS_PER_TURN = 5
 MAX_HEARD_CHARS = 2000
+REPEAT_CALLER_DAYS = 30
 HANDOVER_INTRO = (
     "I'm connecting you with a member of our team now. I've passed on what you've told me, "
     "so you won't need to repeat yourself. Please hold."
+)
+BUSY_NO_VOICEMAIL = (
+    "I'm sorry, everyone on the team is busy right now. Please call us again a little later. "
+    "We've kept a note of what you told me, so you won't need to repeat it. Goodbye."
 )
 NEXT_AGENT_INTRO = "That colleague isn't available, so I'm trying someone else. Please hold."
 
@@ -77,9 +86,10 @@ class AgentLeg:
 
 @dataclass(frozen=True)
 class Fallback:
-    """Nobody can take the call: voicemail with a callback promise, or a backup number."""
+    """Nobody can take the call: voicemail with a callback promise, a backup number, or (with
+    recordings off) an apology and a request to call again."""
 
-    kind: Literal["voicemail", "number"]
+    kind: Literal["voicemail", "number", "busy"]
     intro: str
     number: str | None = None
 
@@ -153,7 +163,7 @@ class CallService:
                 state, directives = step(flow, state.model_copy(update={"transferred": False}),
                                          Fault(reason))
                 repository.record_turns(connection, call, [
-                    {"kind": "fault", "node": state.node, "reply": _said(directives)}])
+                    {"kind": "fault", "node": state.node, "reply": _redacted(_said(directives))}])
                 return self._finish(connection, call, flow, state, Reply(directives))
         except Exception as error:  # the database itself may be what failed
             log.error("could not record a fault for a call: %s", type(error).__name__)
@@ -185,6 +195,8 @@ class CallService:
         if transfer.fallback == "number" and transfer.fallback_number:
             return Fallback("number", "I'm sorry, everyone on the team is busy. "
                             "I'm connecting you to our backup line.", transfer.fallback_number)
+        if not self.settings.privacy.recordings:
+            return Fallback("busy", BUSY_NO_VOICEMAIL)
         return Fallback(
             "voicemail",
             "I'm sorry, everyone on the team is busy right now. Please leave a short message "
@@ -278,7 +290,7 @@ class CallService:
             )
             actions.append({"kind": "action", "node": state.node, "action": done.name,
                             "action_ok": done.ok,
-                            "reply": " ".join(done.messages) or done.error})
+                            "reply": _redacted(" ".join(done.messages) or done.error)})
             event = done
         else:
             state, produced = step(flow, state, Fault("too many actions in one turn"))
@@ -286,15 +298,16 @@ class CallService:
         turn = {
             "kind": kind,
             "node": node_before,
-            "heard": inbound.text[:MAX_HEARD_CHARS] or None if kind == "speech" else None,
-            "digits": inbound.digits[:64] or None,
+            "heard": _redacted(inbound.text[:MAX_HEARD_CHARS]) if kind == "speech" else None,
+            "digits": _redacted(inbound.digits[:64]),
             "asr_confidence": inbound.confidence,
             "intent": understood.intent if understood else None,
             "intent_confidence": understood.intent_confidence if understood else None,
-            "reply": _said(directives),
+            "reply": _redacted(_said(directives)),
             "server_ms": round((time.perf_counter() - began) * 1000, 3),
         }
         repository.record_turns(connection, call, [turn, *actions])
+        state = _without_personal_text(flow, state)
         reply = Reply(directives, flow.settings.language, flow.settings.voice,
                       intent=turn["intent"], confidence=turn["intent_confidence"])  # type: ignore[arg-type]
         return self._finish(connection, call, flow, state, reply)
@@ -311,7 +324,8 @@ class CallService:
             turns = [_record(row) for row in repository.turn_rows(connection, call.id)]
             summary = build_summary(flow, state, turns, reason=transfer.reason,
                                     trigger=transfer.trigger,
-                                    duration_seconds=self._elapsed(call))
+                                    duration_seconds=self._elapsed(call),
+                                    earlier_calls=self._earlier_calls(connection, call))
             targets = self.targets(transfer.queue)
             repository.add_transfer(connection, call.id, reason=transfer.reason,
                                     trigger=transfer.trigger, queue=transfer.queue,
@@ -323,6 +337,13 @@ class CallService:
         repository.save_call(connection, call)
         return reply
 
+    def _earlier_calls(self, connection: Connection, call: CallRecord) -> int | None:
+        """The caller's other calls in the last `REPEAT_CALLER_DAYS` (None when withheld)."""
+        if call.caller_hash is None:
+            return None
+        since = self.clock() - timedelta(days=REPEAT_CALLER_DAYS)
+        return repository.earlier_calls(connection, call.caller_hash, call.id, since)
+
     def ring_seconds(self, queue: str | None) -> int:
         found = self._queue(queue)
         return found.ring_seconds if found else 20
@@ -332,6 +353,20 @@ class CallService:
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         return max(0, int((self.clock() - started).total_seconds()))
+
+
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if text else None
+
+
+def _without_personal_text(flow: Flow, state: CallState) -> CallState:
+    """Free-text slot values redacted before the state is stored or summarised."""
+    text_slots = flow.text_slot_names
+    if not text_slots & state.slots.keys():
+        return state
+    slots = {name: redact(value) if name in text_slots and isinstance(value, str) else value
+             for name, value in state.slots.items()}
+    return state.model_copy(update={"slots": slots})
 
 
 def _said(directives: list[Directive]) -> str | None:

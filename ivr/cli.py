@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from ivr.cli_models import models
+from ivr.cli_privacy import export, forget, keys, purge
 from ivr.cli_prompts import prompts
+from ivr.cli_users import users
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
 from ivr.flows import flow_json_schema, load_flows
@@ -20,8 +23,11 @@ from ivr.flows import flow_json_schema, load_flows
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """A voice IVR bot server for Twilio that hands callers to people with a summary."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ivr.logs import configure_logging
+
+    log_format = os.environ.get("IVR_LOG_FORMAT", "json")
+    configure_logging(logging.DEBUG if verbose else logging.INFO,
+                      "text" if log_format == "text" else "json")
 
 
 @main.command()
@@ -44,6 +50,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            self.cfg.set("logger_class", "ivr.web.gunicorn_logging.RedactingGunicornLogger")
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
@@ -62,6 +69,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 main.add_command(prompts)
 main.add_command(models)
+main.add_command(users)
+for _command in (purge, forget, export, keys):
+    main.add_command(_command)
 
 
 @main.group()
@@ -104,9 +114,11 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to IVR_DATABASE_URL."""
+    from ivr.storage import crypto
     from ivr.storage.migrate import upgrade
 
     settings = load_settings()
+    crypto.configure(settings.data_keys)  # existing rows are encrypted on the way up
     upgrade(settings.database_url)
     click.echo("database is up to date")
 

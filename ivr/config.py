@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 DEVELOPMENT_AUTH_TOKEN = "development-auth-token"  # a documented local default
 DEVELOPMENT_SECRET_KEY = "development-secret-key"
-SECRET_FIELDS = ("twilio_auth_token", "secret_key", "api_token")
+SECRET_FIELDS = ("twilio_auth_token", "secret_key", "api_token", "encryption_keys")
 
 ENVIRONMENT = {
     "IVR_PUBLIC_URL": "public_url",
@@ -34,6 +34,8 @@ ENVIRONMENT = {
     "IVR_VALIDATE_SIGNATURES": "validate_signatures",
     "IVR_SECRET_KEY": "secret_key",
     "IVR_API_TOKEN": "api_token",
+    "IVR_ENCRYPTION_KEYS": "encryption_keys",
+    "IVR_RETENTION_DAYS": "retention_days",
     "IVR_SMS_FROM": "sms_from",
     "IVR_DEMO_DATA": "demo_data",
     "IVR_PROXY_HOPS": "proxy_hops",
@@ -83,6 +85,21 @@ class BusinessSettings(BaseModel):
     password_reset_url: str = "https://example.com/reset"
 
 
+class PrivacySettings(BaseModel):
+    """How long call data is kept, and whether calls may be recorded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audit_retention_days: int = Field(
+        730, ge=1, description="Audit entries are kept this long (`ivr purge`)")
+    recordings: bool = Field(
+        False, description="Voicemail recordings; when on, each is deleted from Twilio "
+        "as soon as its callback has been processed")
+    sign_in_attempts: int = Field(5, ge=1, le=100,
+                                  description="Failed sign-ins per account per window")
+    sign_in_window_minutes: int = Field(15, ge=1, le=1440)
+
+
 class Settings(BaseModel):
     """Everything the server can be told. See the configuration reference in README.md."""
 
@@ -109,6 +126,11 @@ class Settings(BaseModel):
     twilio_auth_token: SecretStr | None = None
     secret_key: SecretStr | None = None
     api_token: SecretStr | None = None
+    encryption_keys: SecretStr | None = Field(
+        None, description="Fernet keys for data at rest, comma-separated, newest first")
+    retention_days: int = Field(30, ge=1, le=3650,
+                                description="Calls older than this are deleted by `ivr purge`")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     transfer: TransferSettings = Field(default_factory=TransferSettings)
     business: BusinessSettings = Field(default_factory=BusinessSettings)
 
@@ -123,6 +145,14 @@ class Settings(BaseModel):
         if self.secret_key is None:
             return DEVELOPMENT_SECRET_KEY.encode()
         return self.secret_key.get_secret_value().encode()
+
+    @property
+    def data_keys(self) -> list[str]:
+        """The data-at-rest keys, newest first; empty means the development key."""
+        if self.encryption_keys is None:
+            return []
+        return [key.strip() for key in self.encryption_keys.get_secret_value().split(",")
+                if key.strip()]
 
     @property
     def auth_token(self) -> str:

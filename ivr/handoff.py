@@ -12,6 +12,7 @@ from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow
 from ivr.storage.models import utcnow
+from ivr.telephony import recordings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,38 @@ class HandoffService:
                 transfer.outcome = "voicemail" if recording_sid else "voicemail-empty"
         return Reply([Say("Thank you. We've got your message and we'll call you back soon. "
                           "Goodbye."), Hangup()])
+
+    def recording_completed(self, call_sid: str, recording_sid: str, duration: str) -> str:
+        """A voicemail recording is ready on Twilio: copy it here (encrypted), then delete it
+        there. Returns what happened: stored, stored-not-deleted, deleted-unwanted, ignored."""
+        settings = self.calls.settings
+        if not recordings.is_recording_sid(recording_sid):
+            return "ignored"
+        account, token = settings.twilio_account_sid, settings.auth_token
+        with session_scope(self.url) as session:
+            call = repository.get_call(session, call_sid)
+            known = call is not None and settings.privacy.recordings
+            if known and repository.voicemail_exists(session, recording_sid):
+                return "ignored"  # Twilio retried a callback we already processed
+        if not known:
+            # Recordings are off, or the call is not ours: keep nothing, anywhere.
+            recordings.delete_recording(account, token, recording_sid)
+            return "deleted-unwanted"
+        audio = recordings.fetch_audio(account, token, recording_sid)
+        with session_scope(self.url) as session:
+            call = repository.get_call(session, call_sid)
+            assert call is not None
+            voicemail = repository.add_voicemail(
+                session, call, recording_sid, audio,
+                int(duration) if duration.isdigit() else None)
+        try:
+            recordings.delete_recording(account, token, recording_sid)
+        except recordings.RecordingError as error:
+            log.error("voicemail %s copied but not deleted from Twilio: %s", recording_sid, error)
+            return "stored-not-deleted"
+        with session_scope(self.url) as session:
+            repository.mark_voicemail_deleted(session, voicemail.id)
+        return "stored"
 
     def call_ended(self, call_sid: str, call_status: str, duration: str | None) -> bool:
         """Twilio's status callback. Returns False for a call this server never saw."""

@@ -24,6 +24,14 @@ def normalise_number(raw: str, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_phone_number(raw: str, region: str = "US") -> bool:
+    """Whether `raw` reads as a possible phone number (for commands that take one)."""
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(raw.strip(), region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def pseudonymise(raw: str | None, key: bytes) -> str | None:
     """The caller's stable pseudonym, or None for a withheld number."""
     number = normalise_number(raw or "")

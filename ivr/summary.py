@@ -41,8 +41,12 @@ def build_summary(
     reason: str,
     trigger: str,
     duration_seconds: int,
+    earlier_calls: int | None = None,
 ) -> dict[str, Any]:
-    """The structured summary, with its spoken form under the key `spoken`."""
+    """The structured summary, with its spoken form under the key `spoken`.
+
+    `earlier_calls`: the same caller's other calls in the last 30 days (by pseudonym), or
+    None when the number was withheld."""
     caller_turns = [turn for turn in turns if turn.kind in ("speech", "digits", "no_input")]
     wants = [flow.intent_description(intent) for intent in dict.fromkeys(state.intents)]
     summary: dict[str, Any] = {
@@ -70,6 +74,7 @@ def build_summary(
             if turn.heard or turn.digits
         ][-LAST_UTTERANCES:],
         "duration_seconds": duration_seconds,
+        "earlier_calls_30_days": earlier_calls,
         "state": state.node,
     }
     summary["spoken"] = spoken_summary(summary)
@@ -83,6 +88,10 @@ def spoken_summary(summary: dict[str, Any]) -> str:
         sentences.append(f"The caller wants to {summary['caller_wants']}.")
     else:
         sentences.append("The caller's request is not known yet.")
+    if summary.get("earlier_calls_30_days"):
+        count = summary["earlier_calls_30_days"]
+        sentences.append(f"Repeat caller: {count} earlier call{'s' if count > 1 else ''} "
+                         "this month.")
     for name, value in summary["slots"].items():
         sentences.append(f"{_words(name)}: {_speakable(value)}.")
     for action in summary["actions"][-2:]:

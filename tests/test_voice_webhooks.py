@@ -11,7 +11,7 @@ from sqlalchemy import text
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from ivr.storage import repository
+from ivr.storage import audit, repository
 from ivr.storage.db import engine_for, session_scope
 from ivr.telephony.signature import sign
 
@@ -195,7 +195,9 @@ def test_warm_transfer_whisper_accept_and_end(new_call, settings) -> None:  # ty
     assert transfer.outcome == "completed" and transfer.accepted_by == "+15005550006"
 
 
-def test_declines_go_to_the_next_agent_then_voicemail(new_call, settings) -> None:  # type: ignore[no-untyped-def]
+def test_declines_go_to_the_next_agent_then_voicemail(app, new_call, settings) -> None:  # type: ignore[no-untyped-def]
+    app.extensions["ivr"]["calls"].settings = settings.model_copy(
+        update={"privacy": settings.privacy.model_copy(update={"recordings": True})})
     call = new_call()
     call.start()
     call.press("0")
@@ -216,6 +218,17 @@ def test_declines_go_to_the_next_agent_then_voicemail(new_call, settings) -> Non
     assert transfer.outcome == "voicemail"
 
 
+def test_without_recordings_nobody_answering_ends_with_an_apology(new_call, settings) -> None:  # type: ignore[no-untyped-def]
+    call = new_call()
+    call.start()
+    call.press("0")
+    call.dial_ends("no-answer")
+    ended = call.dial_ends("busy")
+    assert ended.hangup and not ended.recording and "call us again" in ended.text
+    _, _, transfer = stored_call(settings, call.call_sid)
+    assert transfer.outcome == "fallback-busy"
+
+
 def test_backup_number_fallback(app, settings, new_call) -> None:  # type: ignore[no-untyped-def]
     transfer_settings = settings.transfer.model_copy(
         update={"fallback": "number", "fallback_number": "+15005550009"})
@@ -229,7 +242,7 @@ def test_backup_number_fallback(app, settings, new_call) -> None:  # type: ignor
     assert backup.dial_target == "+15005550009" and "backup line" in backup.text
 
 
-def test_summary_api_needs_the_token_and_returns_the_summary(client, new_call) -> None:  # type: ignore[no-untyped-def]
+def test_summary_api_needs_the_token_and_returns_the_summary(client, new_call, settings) -> None:  # type: ignore[no-untyped-def]
     call = new_call()
     call.start()
     call.say("when are you open")
@@ -252,6 +265,9 @@ def test_summary_api_needs_the_token_and_returns_the_summary(client, new_call) -
     missing = client.get("/api/calls/CAnope/summary",
                          headers={"Authorization": "Bearer api-token-for-tests"})
     assert missing.status_code == 404
+    with session_scope(settings.database_url) as session:
+        views = audit.entries(session, action=audit.VIEW_CALL)
+    assert [(entry.actor, entry.target) for entry in views] == [("api-token", call.call_sid)]
 
 
 def test_status_callback_records_the_end_and_an_abandoned_transfer(new_call, settings) -> None:  # type: ignore[no-untyped-def]

@@ -269,6 +269,12 @@ class Flow(Strict):
                 raise ValueError(f"state name {name!r}: use lower_case letters, digits and _")
         return value
 
+    @property
+    def text_slot_names(self) -> frozenset[str]:
+        """Slots that hold free text (redacted before storage)."""
+        return frozenset(state.slot.name for state in self.states.values()
+                         if state.slot and state.slot.type == "text")
+
     def intent_description(self, intent: str) -> str:
         """Plain words for an intent, for summaries."""
         spec = self.intents.get(intent)

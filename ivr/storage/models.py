@@ -1,12 +1,25 @@
-"""Tables: calls, their turns, transfers (with the summary) and the demo orders."""
+"""Tables: calls, their turns, transfers (with the summary), sign-in users, the audit trail
+and the demo orders. Columns that hold what callers said are encrypted (`ivr.storage.crypto`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ivr.storage.crypto import EncryptedBytes, EncryptedJSON, EncryptedText
 
 
 def utcnow() -> datetime:
@@ -18,7 +31,8 @@ class Base(DeclarativeBase):
 
 
 class Call(Base):
-    """One phone call. `state` is the dialog engine's `CallState` as JSON."""
+    """One phone call. `state` is the dialog engine's `CallState` as (encrypted) JSON; the caller
+    is only a keyed pseudonym (`ivr.privacy`)."""
 
     __tablename__ = "calls"
 
@@ -26,7 +40,7 @@ class Call(Base):
     call_sid: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     flow: Mapped[str] = mapped_column(String(64))
     caller_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     status: Mapped[str] = mapped_column(String(32), default="in-progress")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -37,6 +51,8 @@ class Call(Base):
     turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq")
     transfers: Mapped[list[Transfer]] = relationship(back_populates="call",
                                                      order_by="Transfer.id")
+    voicemails: Mapped[list[Voicemail]] = relationship(back_populates="call",
+                                                       order_by="Voicemail.id")
 
 
 class Turn(Base):
@@ -50,14 +66,14 @@ class Turn(Base):
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # start, speech, digits, no_input, action, fault
     node: Mapped[str] = mapped_column(String(64), default="")
-    heard: Mapped[str | None] = mapped_column(Text)
-    digits: Mapped[str | None] = mapped_column(String(64))
+    heard: Mapped[str | None] = mapped_column(EncryptedText)
+    digits: Mapped[str | None] = mapped_column(EncryptedText)
     asr_confidence: Mapped[float | None] = mapped_column(Float)
     intent: Mapped[str | None] = mapped_column(String(64))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     action: Mapped[str | None] = mapped_column(String(64))
     action_ok: Mapped[bool | None]
-    reply: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(EncryptedText)
     server_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -74,8 +90,8 @@ class Transfer(Base):
     reason: Mapped[str] = mapped_column(Text)
     trigger: Mapped[str] = mapped_column(String(32))
     queue: Mapped[str | None] = mapped_column(String(64))
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    spoken_summary: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    spoken_summary: Mapped[str] = mapped_column(EncryptedText, default="")
     targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -87,6 +103,25 @@ class Transfer(Base):
     call: Mapped[Call] = relationship(back_populates="transfers")
 
 
+class Voicemail(Base):
+    """A message left when nobody could take the call (only with recordings enabled).
+
+    The audio is copied here encrypted, then deleted from Twilio."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    audio: Mapped[bytes] = mapped_column(EncryptedBytes)
+    media_type: Mapped[str] = mapped_column(String(32), default="audio/wav")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_from_twilio: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    call: Mapped[Call] = relationship(back_populates="voicemails")
+
+
 class Order(Base):
     """Demo orders for the bundled order-status action."""
 
@@ -95,3 +130,36 @@ class Order(Base):
     order_number: Mapped[str] = mapped_column(String(16), primary_key=True)
     status: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class User(Base):
+    """Someone who signs in to the console: an agent, a supervisor or an admin.
+
+    `agent_target` is the number, `client:` or `sip:` address the agent answers transfers on;
+    it links them to the transfers they took (`Transfer.accepted_by`)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))  # agent, supervisor, admin
+    agent_target: Mapped[str | None] = mapped_column(String(128))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what to which call or caller: viewed, exported, forgot, purged, signed in.
+
+    `target` is a call SID, a caller pseudonym or a username, never a phone number."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str | None] = mapped_column(String(128), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

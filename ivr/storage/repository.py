@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ivr.storage.models import Call, Order, Transfer, Turn, utcnow
+from ivr.storage.models import Call, Order, Transfer, Turn, Voicemail, utcnow
 
 DEMO_ORDERS = [
     ("123456", "shipped", "shipped on Monday and should arrive by Thursday"),
@@ -19,9 +19,6 @@ DEMO_ORDERS = [
     ("567890", "cancelled", "was cancelled and the refund was issued to the original payment"),
 ]
 
-
-
-
 def call_for_update(session: Session, call_sid: str) -> Call | None:
     """The call, locked for this transaction where the database supports it."""
     query = select(Call).where(Call.call_sid == call_sid).with_for_update()
@@ -30,10 +27,6 @@ def call_for_update(session: Session, call_sid: str) -> Call | None:
 
 def get_call(session: Session, call_sid: str) -> Call | None:
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-
-
-
-
 
 
 def turns_of(session: Session, call: Call) -> list[Turn]:
@@ -47,6 +40,24 @@ def latest_transfer(session: Session, call: Call, *, lock: bool = False) -> Tran
     return session.scalars(query).first()
 
 
+def voicemail_exists(session: Session, recording_sid: str) -> bool:
+    query = select(Voicemail.id).where(Voicemail.recording_sid == recording_sid)
+    return session.scalar(query) is not None
+
+
+def add_voicemail(session: Session, call: Call, recording_sid: str, audio: bytes,
+                  duration_seconds: int | None) -> Voicemail:
+    voicemail = Voicemail(call_id=call.id, recording_sid=recording_sid, audio=audio,
+                          duration_seconds=duration_seconds, received_at=utcnow(),
+                          deleted_from_twilio=False)
+    session.add(voicemail)
+    session.flush()
+    return voicemail
+
+
+def mark_voicemail_deleted(session: Session, voicemail_id: int) -> None:
+    session.execute(update(Voicemail).where(Voicemail.id == voicemail_id)
+                    .values(deleted_from_twilio=True))
 
 
 def find_order(session: Session, order_number: str) -> Order | None:
@@ -80,11 +91,12 @@ class CallRecord:
     status: str
     turn_count: int
     started_at: datetime
+    caller_hash: str | None = None
 
 
 # Built once: composing a statement costs more than running it on SQLite.
 _LOCK_CALL = (select(Call.id, Call.call_sid, Call.flow, Call.state, Call.status, Call.turn_count,
-                     Call.started_at)
+                     Call.started_at, Call.caller_hash)
               .where(Call.call_sid == bindparam("sid")).with_for_update())
 _OPEN_CALL = insert(Call).returning(Call.id)
 _INSERT_TURNS = insert(Turn)
@@ -111,7 +123,7 @@ def open_call(connection: Connection, call_sid: str, flow: str,
         "call_sid": call_sid, "flow": flow, "caller_hash": caller_hash, "state": {},
         "status": "in-progress", "started_at": now, "updated_at": now, "turn_count": 0,
     }).scalar_one()
-    return CallRecord(call_id, call_sid, flow, {}, "in-progress", 0, now)
+    return CallRecord(call_id, call_sid, flow, {}, "in-progress", 0, now, caller_hash)
 
 
 def record_turns(connection: Connection, call: CallRecord, turns: list[dict[str, Any]]) -> None:
@@ -148,6 +160,15 @@ def add_transfer(connection: Connection, call_id: int, **fields: Any) -> None:
     connection.execute(insert(Transfer).values(
         call_id=call_id, spoken_summary=str(summary.get("spoken", "")), attempt=0, attempts=[],
         outcome="ringing", created_at=utcnow(), **fields))
+
+
+def earlier_calls(connection: Connection, caller_hash: str, call_id: int,
+                  since: datetime) -> int:
+    """How many other calls the same caller (pseudonym) started since `since`."""
+    query = (select(func.count()).select_from(Call)
+             .where(Call.caller_hash == caller_hash, Call.id != call_id,
+                    Call.started_at >= since))
+    return int(connection.execute(query).scalar() or 0)
 
 
 def latest_transfer_queue(connection: Connection, call_id: int) -> str | None:

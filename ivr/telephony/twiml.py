@@ -47,7 +47,15 @@ class VoicemailPlan:
 
     intro: str
     action_url: str
+    recording_status_url: str | None = None
     max_seconds: int = 120
+
+
+@dataclass(frozen=True)
+class BusyPlan:
+    """Nobody answered and no message can be taken: apologise and hang up."""
+
+    intro: str
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class BackupPlan:
     action_url: str
 
 
-HandoverPlan = DialPlan | VoicemailPlan | BackupPlan
+HandoverPlan = DialPlan | VoicemailPlan | BackupPlan | BusyPlan
 
 
 def render(
@@ -145,7 +153,10 @@ def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: V
         case VoicemailPlan():
             _say(response, plan.intro, voice, plays)
             response.record(max_length=plan.max_seconds, action=plan.action_url, method="POST",
-                            play_beep=True, timeout=5, finish_on_key="#")
+                            play_beep=True, timeout=5, finish_on_key="#",
+                            recording_status_callback=plan.recording_status_url,
+                            recording_status_callback_method="POST",
+                            recording_status_callback_event="completed")
             _say(response, NO_MESSAGE, voice, plays)
             response.hangup()
         case BackupPlan():
@@ -153,6 +164,9 @@ def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: V
             dial = Dial(action=plan.action_url, method="POST", timeout=30)
             dial.number(plan.number)
             response.append(dial)
+        case BusyPlan():
+            _say(response, plan.intro, voice, plays)
+            response.hangup()
         case None:
             _say(response, NOBODY_AVAILABLE, voice, plays)
             response.hangup()

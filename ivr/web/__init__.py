@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+from datetime import timedelta
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ivr.accounts import Accounts
 from ivr.calls import CallService
 from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
 from ivr.flows import load_flows
 from ivr.handoff import HandoffService
 from ivr.speech.tts import PromptLibrary
-from ivr.storage import repository
+from ivr.storage import crypto, repository
 from ivr.storage.db import engine_for, session_scope
 from ivr.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 1024 * 1024
+CONSOLE_SESSION_HOURS = 8
 
 
 def create_app(
@@ -35,6 +41,7 @@ def create_app(
     unless `migrate=True`.
     """
     settings = settings or load_settings()
+    crypto.configure(settings.data_keys)
     flows = flows if flows is not None else load_flows(settings.dialogs_dir)
     if settings.default_flow not in flows:
         raise ValueError(f"default flow {settings.default_flow!r} is not among the flows in "
@@ -51,6 +58,18 @@ def create_app(
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # Console sessions: signed with a key of their own derived from the secret, never the
+    # secret itself. WTF_CSRF_SSL_STRICT stays on: it only checks the Referer of HTTPS
+    # requests (plain-HTTP development and tests are unaffected).
+    app.secret_key = hmac.new(settings.secret, b"ivr console session cookie",
+                              hashlib.sha256).hexdigest()
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=CONSOLE_SESSION_HOURS),
+        WTF_CSRF_TIME_LIMIT=CONSOLE_SESSION_HOURS * 3600,  # a form stays good for the session
+    )
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
@@ -61,6 +80,7 @@ def create_app(
         "flows": flows,
         "calls": calls,
         "handoff": HandoffService(calls),
+        "accounts": Accounts(settings),
         "prompts": PromptLibrary(settings.prompts_dir, cache_secret=settings.secret),
         "engine": None,
     }
@@ -74,11 +94,16 @@ def create_app(
     if not settings.validate_signatures:
         log.warning("!!! Twilio signature checks are OFF (IVR_VALIDATE_SIGNATURES=false). "
                     "Anyone can drive calls on this server. Never do this in production. !!!")
-    elif settings.twilio_auth_token is None:
+    if not settings.data_keys:
+        log.warning("IVR_ENCRYPTION_KEYS is not set: call data is encrypted with the public "
+                    "development key. Set it (`ivr keys generate`) in production.")
+    if settings.twilio_auth_token is None and settings.validate_signatures:
         log.warning("TWILIO_AUTH_TOKEN is not set: requests must be signed with the development "
                     "token, so real Twilio requests will be refused (403).")
 
     from ivr.web.api import api
+    from ivr.web.auth import auth
+    from ivr.web.console import console
     from ivr.web.health import health
     from ivr.web.prompts import prompts
     from ivr.web.stream import stream
@@ -89,10 +114,17 @@ def create_app(
     app.register_blueprint(prompts)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(auth)
+    app.register_blueprint(console)
+    csrf = CSRFProtect(app)
+    # Twilio's webhooks are signed, the API and the softphone carry their own tokens.
+    for blueprint in (voice, stream, prompts, api, health):
+        csrf.exempt(blueprint)
     if settings.softphone:
         from ivr.web.softphone import softphone
 
         app.register_blueprint(softphone)
+        csrf.exempt(softphone)
     return app
 
 

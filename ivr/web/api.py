@@ -6,11 +6,13 @@ import hmac
 
 from flask import Blueprint, jsonify, request
 
-from ivr.storage import repository
+from ivr.storage import audit, repository
 from ivr.storage.db import session_scope
 from ivr.web.context import settings
 
 api = Blueprint("api", __name__, url_prefix="/api")
+API_ACTOR = "api-token"
+"""Who the audit trail names for requests made with IVR_API_TOKEN."""
 
 
 @api.before_request
@@ -35,6 +37,7 @@ def call_summary(call_sid: str):  # type: ignore[no-untyped-def]
         transfer = repository.latest_transfer(session, call)
         if transfer is None:
             return jsonify(error="this call was not transferred, so it has no summary"), 404
+        audit.record(session, API_ACTOR, audit.VIEW_CALL, call.call_sid, via="api")
         return jsonify(
             call_sid=call.call_sid,
             flow=call.flow,

@@ -137,6 +137,20 @@ def dial_result(call_sid: str) -> Response:
     return _twiml(_render(reply, call_sid))
 
 
+@voice.post("/recording/<call_sid>")
+def recording_status(call_sid: str) -> Response:
+    """Twilio's recording status callback: copy the voicemail (encrypted), delete it there."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    if _field("RecordingStatus", 16) == "completed":
+        try:
+            handoff().recording_completed(call_sid, _field("RecordingSid", 64),
+                                          _field("RecordingDuration", 8))
+        except Exception as error:
+            log.error("voicemail recording not processed: %s", type(error).__name__)
+    return _twiml(twiml.empty())
+
+
 @voice.post("/voicemail/<call_sid>")
 def voicemail(call_sid: str) -> Response:
     if not CALL_SID.match(call_sid):
@@ -206,8 +220,11 @@ def _plan(leg: AgentLeg | Fallback | None, call_sid: str) -> twiml.HandoverPlan 
             )
         case Fallback(kind="number", number=str() as number):
             return twiml.BackupPlan(leg.intro, number, _url(f"/voice/dial-result/{call_sid}"))
+        case Fallback(kind="busy"):
+            return twiml.BusyPlan(leg.intro)
         case Fallback():
-            return twiml.VoicemailPlan(leg.intro, _url(f"/voice/voicemail/{call_sid}"))
+            return twiml.VoicemailPlan(leg.intro, _url(f"/voice/voicemail/{call_sid}"),
+                                       _url(f"/voice/recording/{call_sid}"))
     return None
 
 

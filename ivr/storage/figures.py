@@ -1,0 +1,56 @@
+"""Aggregate figures for supervisors: calls, containment, transfers, answer times, repeat calls.
+
+Counts only: nothing here returns a transcript, a call SID or a caller pseudonym.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from ivr.storage.models import Call, Transfer
+
+REPEAT_WINDOW = timedelta(days=7)
+"""A call followed by another from the same caller within this window was not resolved."""
+
+
+def call_figures(session: Session) -> dict[str, Any]:
+    calls = int(session.scalar(select(func.count()).select_from(Call)) or 0)
+    transferred = int(session.scalar(select(func.count(distinct(Transfer.call_id)))) or 0)
+
+    def grouped(column: Any) -> list[tuple[str, int]]:
+        query = select(column, func.count()).group_by(column).order_by(func.count().desc(),
+                                                                        column)
+        return [(str(value), int(count)) for value, count in session.execute(query)]
+
+    answered = session.execute(select(Transfer.created_at, Transfer.answered_at)
+                               .where(Transfer.answered_at.is_not(None))).all()
+    waits = [(_aware(done) - _aware(asked)).total_seconds() for asked, done in answered]
+    known, repeated = _repeat_calls(session)
+    return {"calls": calls, "transferred": transferred, "by_bot": calls - transferred,
+            "by_trigger": grouped(Transfer.trigger), "by_outcome": grouped(Transfer.outcome),
+            "answered": len(waits),
+            "median_answer_seconds": statistics.median(waits) if waits else None,
+            "calls_with_caller_id": known, "called_again_within_7_days": repeated,
+            "first_contact_resolution": (known - repeated) / known if known else None}
+
+
+def _repeat_calls(session: Session) -> tuple[int, int]:
+    """(calls with a caller pseudonym, those the same caller followed up within the window)."""
+    rows = session.execute(select(Call.caller_hash, Call.started_at)
+                           .where(Call.caller_hash.is_not(None))
+                           .order_by(Call.caller_hash, Call.started_at)).all()
+    repeated = sum(1 for (caller, started), (next_caller, next_started) in pairwise(rows)
+                   if caller == next_caller
+                   and _aware(next_started) - _aware(started) <= REPEAT_WINDOW)
+    return len(rows), repeated
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

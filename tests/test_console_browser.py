@@ -1,0 +1,153 @@
+"""The console in a real browser: `ivr serve` in its own process, users made with `ivr users`,
+a call transferred and accepted through signed webhooks, and headless Chromium signing in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from ivr.simulate import SimulatedCall, http_post
+from ivr.storage import audit
+from ivr.storage.db import session_scope
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+AUTH_TOKEN = "browser-test-auth-token"
+PASSWORD = "browser test password"
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """`ivr serve` on a fresh SQLite file, with an agent and an admin made by `ivr users add`."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    database_url = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    env = {**os.environ, "IVR_DATABASE_URL": database_url, "IVR_CONFIG_DIR": str(ROOT / "config"),
+           "IVR_DIALOGS": str(ROOT / "dialogs"), "IVR_PUBLIC_URL": base_url,
+           "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IVR_TTS": "twilio",
+           "IVR_SECRET_KEY": "browser-test-secret", "IVR_LOG_FORMAT": "text"}
+    for name, role, extra in (("ann", "agent", ["--agent-target", "+15005550006"]),
+                              ("ada", "admin", [])):
+        subprocess.run([sys.executable, "-m", "ivr.cli", "users", "add", name, "--role", role,
+                        *extra, "--password-stdin"], input=PASSWORD + "\n", env=env, cwd=ROOT,
+                       check=True, capture_output=True, text=True, timeout=60)
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(base_url, database_url, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    binary = shutil.which("chromium")
+    if binary is None or not CHROMEDRIVER.exists():
+        pytest.skip("needs Debian's chromium and chromium-driver (scripts/system-deps.sh)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,1000",
+                     f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def accepted_call(base_url: str) -> str:
+    """A caller asks about an order, then for a person; ann's phone takes the call."""
+    call = SimulatedCall(http_post(base_url), auth_token=AUTH_TOKEN, public_url=base_url)
+    assert "automated assistant" in call.start().text
+    call.say("where is my order")
+    assert call.say("I want to talk to an agent").dial_target == "+15005550006"
+    call.agent_hears()
+    assert "Connecting you now" in call.agent_presses("1").text
+    return call.call_sid
+
+
+@pytest.mark.slow
+def test_an_agent_signs_in_reads_their_call_and_is_kept_out_of_admin(server, chromium,  # type: ignore[no-untyped-def]
+                                                                      tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    call_sid = accepted_call(server.base_url)
+
+    chromium.get(server.base_url + "/console")
+    WebDriverWait(chromium, 10).until(lambda driver: driver.current_url.endswith("/login"))
+    chromium.find_element(By.ID, "username").send_keys("ann")
+    chromium.find_element(By.ID, "password").send_keys(PASSWORD)
+    chromium.find_element(By.ID, "sign-in").click()
+    WebDriverWait(chromium, 10).until(lambda driver: driver.current_url.endswith("/console"))
+    assert chromium.find_element(By.ID, "signed-in-as").text == "ann (agent)"
+    cookie = chromium.get_cookie("session")
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+    rows = chromium.find_elements(By.CSS_SELECTOR, "#transfers tbody tr")
+    assert len(rows) == 1, chromium.page_source
+    assert "the caller asked for a person" in rows[0].text
+    assert "check the status of an order" in rows[0].text
+    rows[0].find_element(By.CSS_SELECTOR, "a.open-call").click()
+    WebDriverWait(chromium, 10).until(
+        lambda driver: driver.current_url.endswith(f"/console/calls/{call_sid}"))
+    transcript = chromium.find_element(By.ID, "transcript").text
+    assert "where is my order" in transcript and "I want to talk to an agent" in transcript
+    assert "automated assistant" in transcript
+    assert chromium.find_element(By.ID, "spoken-summary").text.startswith("Transferred because")
+    chromium.save_screenshot(str(tmp_path / "console-call.png"))
+
+    with session_scope(server.database_url) as session:
+        views = [(entry.actor, entry.target)
+                 for entry in audit.entries(session, action=audit.VIEW_CALL)]
+    assert views == [("ann", call_sid)]
+
+    chromium.get(server.base_url + "/admin/users")
+    assert chromium.find_element(By.ID, "error-title").text == "Not allowed"
+    assert "ada" not in chromium.find_element(By.TAG_NAME, "main").text
+    as_browser = requests.get(server.base_url + "/admin/users", timeout=10,
+                              cookies={"session": cookie["value"]}, allow_redirects=False)
+    assert as_browser.status_code == 403
