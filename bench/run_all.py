@@ -22,6 +22,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     # file, arguments, --quick arguments
     ("bench_webhooks.py", ["--paced"], ["--calls", "5", "--turns", "10", "--rounds", "1"]),
     ("bench_nlu.py", [], ["--turns", "500"]),
+    ("bench_redaction.py", [], ["--repeat", "2"]),
     ("bench_asr.py", [], ["--quick"]),
     ("bench_streams.py", [], ["--streams", "1"]),
 ]

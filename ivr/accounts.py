@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ivr.config import Settings
 from ivr.storage import audit, users
-from ivr.storage.db import WRITE_LOCK, session_scope
+from ivr.storage.db import session_scope
 from ivr.storage.models import Call, Transfer, User, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
@@ -262,8 +262,7 @@ class Accounts:
         IMMEDIATE). On PostgreSQL the user's row is locked (`by_username(lock=True)`), which
         serialises the attempts on one account; per-client counts are not locked there, so
         parallel requests can overshoot a client's limit by a few."""
-        with session_scope(self.url) as session:
-            session.connection(execution_options={WRITE_LOCK: True})
+        with session_scope(self.url, write_lock=True) as session:
             yield session
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
-from ivr.config import Settings, TransferSettings
+from ivr.config import PrivacySettings, Settings, TransferSettings
 from ivr.dialog import CallStarted, CallState, Flow, Say, step
 from ivr.dialog.engine import APOLOGY, DEFAULT_GOODBYE, GENERIC_INVALID
 from ivr.speech.tts import normalise
@@ -56,13 +56,16 @@ def server_lines() -> list[str]:
 
 
 def _fallback_intros() -> list[str]:
-    """Both fallback intros (voicemail and backup number), whatever this server's setting."""
+    """Every fallback intro (voicemail, busy without recordings, backup number), whatever this
+    server's setting."""
     intros = []
-    for transfer in (
-        TransferSettings(fallback="voicemail"),
-        TransferSettings(fallback="number", fallback_number="+15005550006"),
+    for transfer, recordings in (
+        (TransferSettings(fallback="voicemail"), True),
+        (TransferSettings(fallback="voicemail"), False),
+        (TransferSettings(fallback="number", fallback_number="+15005550006"), False),
     ):
-        intros.append(CallService(Settings(transfer=transfer), {}).fallback().intro)
+        settings = Settings(transfer=transfer, privacy=PrivacySettings(recordings=recordings))
+        intros.append(CallService(settings, {}).fallback().intro)
     return intros
 
 

@@ -39,16 +39,33 @@ def start_servers(database_url: str, count: int, log_dir: Path,
                 [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
     for url, log, process in zip(urls, logs, processes, strict=True):
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                output = log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"server at {url} did not start:\n{output}")
-            time.sleep(0.2)
+        wait_for_health(url, process, log)
     return processes, urls
+
+
+def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """`ivr serve` with one worker on `port`, logging to `log`; returns once it answers."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
+            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+    wait_for_health(f"http://127.0.0.1:{port}", process, log)
+    return process
+
+
+def wait_for_health(url: str, process: subprocess.Popen, log: Path,  # type: ignore[type-arg]
+                    timeout: float = 60) -> None:
+    """Until `url`/healthz answers 200; RuntimeError with the log's tail if the server died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.terminate()
+            output = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"server at {url} did not start:\n{output}")
+        time.sleep(0.2)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from servers import free_port, serve
 
 from ivr.simulate import SimulatedCall, http_post
 from ivr.storage import audit
@@ -33,12 +32,6 @@ class Server:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """`ivr serve` on a fresh SQLite file, with an agent and an admin made by `ivr users add`."""
@@ -55,21 +48,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
                         *extra, "--password-stdin"], input=PASSWORD + "\n", env=env, cwd=ROOT,
                        check=True, capture_output=True, text=True, timeout=60)
     log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+    process = serve(env, port, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
         yield Server(base_url, database_url, log)
     finally:
         process.terminate()

@@ -298,23 +298,23 @@ def test_recordings_are_off_by_default(new_call) -> None:  # type: ignore[no-unt
 
 
 @pytest.fixture
-def recording_client(sqlite_url):  # type: ignore[no-untyped-def]
+def recording_call(sqlite_url):  # type: ignore[no-untyped-def]
+    """A caller on a server with recordings on, transferred; and that server's settings."""
+    from ivr.simulate import SimulatedCall, flask_post
     from ivr.web import create_app
 
     settings = make_settings(sqlite_url, privacy={"recordings": True})
-    return create_app(settings).test_client(), settings
-
-
-@responses.activate
-def test_a_voicemail_is_copied_encrypted_then_deleted_from_twilio(recording_client,  # type: ignore[no-untyped-def]
-                                                                  sqlite_url) -> None:
-    from ivr.simulate import SimulatedCall, flask_post
-
-    client, settings = recording_client
-    call = SimulatedCall(flask_post(client), auth_token=AUTH_TOKEN,
+    call = SimulatedCall(flask_post(create_app(settings).test_client()), auth_token=AUTH_TOKEN,
                          public_url=settings.public_url)
     call.start()
     call.say("agent")
+    return call, settings
+
+
+@responses.activate
+def test_a_voicemail_is_copied_encrypted_then_deleted_from_twilio(recording_call,  # type: ignore[no-untyped-def]
+                                                                  sqlite_url) -> None:
+    call, _ = recording_call
     heard = nobody_answers(call)
     assert heard.recording and f"/voice/recording/{call.call_sid}" in heard.twiml
     audio = b"RIFF" + b"voicemail-audio-bytes-" * 50
@@ -337,14 +337,8 @@ def test_a_voicemail_is_copied_encrypted_then_deleted_from_twilio(recording_clie
 
 
 @responses.activate
-def test_a_failed_delete_keeps_the_copy_and_says_so(recording_client, sqlite_url) -> None:  # type: ignore[no-untyped-def]
-    from ivr.simulate import SimulatedCall, flask_post
-
-    client, settings = recording_client
-    call = SimulatedCall(flask_post(client), auth_token=AUTH_TOKEN,
-                         public_url=settings.public_url)
-    call.start()
-    call.say("agent")
+def test_a_failed_delete_keeps_the_copy_and_says_so(recording_call, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    call, _ = recording_call
     nobody_answers(call)
     responses.get(TWILIO_RECORDING + ".wav", body=b"RIFFaudio", status=200)
     responses.delete(TWILIO_RECORDING + ".json", status=500,
@@ -376,14 +370,8 @@ def test_the_recording_callback_checks_the_signature(client) -> None:  # type: i
 
 
 @responses.activate
-def test_forget_deletes_voicemails_too(recording_client, sqlite_url) -> None:  # type: ignore[no-untyped-def]
-    from ivr.simulate import SimulatedCall, flask_post
-
-    client, settings = recording_client
-    call = SimulatedCall(flask_post(client), auth_token=AUTH_TOKEN,
-                         public_url=settings.public_url)
-    call.start()
-    call.say("agent")
+def test_forget_deletes_voicemails_too(recording_call, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    call, settings = recording_call
     nobody_answers(call)
     responses.get(TWILIO_RECORDING + ".wav", body=b"RIFFaudio", status=200)
     responses.delete(TWILIO_RECORDING + ".json", status=204)

@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from conftest import make_settings
+from servers import free_port, serve
 from sqlalchemy import select
 
 from ivr.storage import repository
@@ -144,12 +142,6 @@ def test_softphone_can_be_switched_off(sqlite_url) -> None:  # type: ignore[no-u
 # A real call from a real browser. --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_microphone_wav(folder: Path) -> Path:
     """Silence while the disclosure plays, the request, silence (Chromium loops the file)."""
     speech, microphone = folder / "speech.wav", folder / "microphone.wav"
@@ -198,25 +190,8 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "IVR_SOFTPHONE": "true",
     }
     log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ivr.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+    process = serve(env, port, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
         yield base_url, database_url, log
     finally:
         process.terminate()

@@ -52,9 +52,15 @@ def _factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """An ORM session that commits on success and rolls back on error."""
+def session_scope(url: str, *, write_lock: bool = False) -> Iterator[Session]:
+    """An ORM session that commits on success and rolls back on error.
+
+    `write_lock`: on SQLite, take the database write lock when the transaction begins, for a
+    read-then-write that another process may race (a deferred transaction that reads first
+    fails at once with "database is locked" when it must upgrade to a write)."""
     session = _factory(url)()
+    if write_lock:
+        session.connection(execution_options={WRITE_LOCK: True})
     try:
         yield session
         session.commit()

@@ -50,7 +50,7 @@ def create_app(
         upgrade(settings.database_url)
     if settings.demo_data:
         try:
-            with session_scope(settings.database_url) as session:
+            with session_scope(settings.database_url, write_lock=True) as session:
                 repository.seed_demo_orders(session)
         except IntegrityError:
             log.info("demo orders were seeded by another process")
