@@ -75,6 +75,7 @@ class Turn(Base):
     action_ok: Mapped[bool | None]
     reply: Mapped[str | None] = mapped_column(EncryptedText)
     server_ms: Mapped[float | None] = mapped_column(Float)
+    sentiment: Mapped[float | None] = mapped_column(Float)  # -1 (negative) .. 1 (positive)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     call: Mapped[Call] = relationship(back_populates="turns")
@@ -97,6 +98,8 @@ class Transfer(Base):
     attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)
     accepted_by: Mapped[str | None] = mapped_column(String(128))
     outcome: Mapped[str] = mapped_column(String(32), default="ringing")
+    mode: Mapped[str] = mapped_column(String(16), default="dial")  # dial, conference
+    agent_call_sid: Mapped[str | None] = mapped_column(String(64))  # the ringing agent leg
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -148,6 +151,43 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Agent(Base):
+    """Someone who takes transferred calls, with the queues they serve and their presence.
+
+    `target` is where they are rung (E.164 number, `client:` or `sip:`); a console user with
+    the same `agent_target` is this agent. Routing rings the available agent of the queue who
+    has been idle longest (`idle_since`)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    target: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    queues: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # available, busy, wrap-up or offline
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    status_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    idle_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    current_call_sid: Mapped[str | None] = mapped_column(String(64))
+
+
+class Feedback(Base):
+    """An agent's verdict on the bot's work for one transfer: intent and summary right or not,
+    and a correction. Feeds accuracy figures and flow improvements."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id", ondelete="CASCADE"),
+                                             index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    intent_correct: Mapped[bool | None] = mapped_column(Boolean)
+    summary_correct: Mapped[bool | None] = mapped_column(Boolean)
+    corrected_intent: Mapped[str | None] = mapped_column(String(64))
+    correction: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditEntry(Base):

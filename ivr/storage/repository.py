@@ -140,7 +140,7 @@ def record_turns(connection: Connection, call: CallRecord, turns: list[dict[str,
 _TURN_DEFAULTS: dict[str, Any] = {
     "node": "", "heard": None, "digits": None, "asr_confidence": None, "intent": None,
     "intent_confidence": None, "action": None, "action_ok": None, "reply": None,
-    "server_ms": None,
+    "server_ms": None, "sentiment": None,
 }
 
 
@@ -159,7 +159,7 @@ def add_transfer(connection: Connection, call_id: int, **fields: Any) -> None:
     summary = fields.get("summary", {})
     connection.execute(insert(Transfer).values(
         call_id=call_id, spoken_summary=str(summary.get("spoken", "")), attempt=0, attempts=[],
-        outcome="ringing", created_at=utcnow(), **fields))
+        outcome="ringing", created_at=utcnow(), **{"mode": "dial", **fields}))
 
 
 def earlier_calls(connection: Connection, caller_hash: str, call_id: int,
