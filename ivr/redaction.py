@@ -141,10 +141,10 @@ _CONTEXT = re.compile(
     |(?P<ACCOUNT>account|member(?:ship)?|customer\ (?:id|number)|policy)
     |(?P<VETO>orders?|tracking|track|shipment|parcel|package|reference|ref|confirmation
       |ticket|case|claim|invoice|receipt|serial|model|room|suite|apartment|apt|zip|postal
-      |postcode|extension|ext|pin|flight|item|sku|product|shipped|delivered|arrived|arriving
-      |ordered|placed|purchased|bought|expires?|expiry|expiring|expiration|exp|valid
-      |due|appointment|scheduled|since|price|version|total|amount|balance|cost|refund
-      |charged)
+      |postcode|extension|ext|pin|flight|item|sku|product)
+    |(?P<VALUE>shipped|delivered|arrived|arriving|ordered|placed|purchased|bought|expires?
+      |expiry|expiring|expiration|exp|valid|due|appointment|scheduled|since|price|version
+      |total|amount|balance|cost|refund(?:ed)?|charged|charge)
     )\b""",
     re.VERBOSE,
 )
@@ -639,7 +639,10 @@ class _Detector:
             kind = "DOB"
         elif category == "ACCOUNT" and 13 <= count <= 19 and luhn_valid(digits):
             kind = "CARD"  # "the account number is 4111 ...": a card all the same
-        elif category in ("VETO", "ACCOUNT"):
+        elif category == "VALUE" and 13 <= count <= 19 and luhn_valid(digits) \
+                and digits[0] in "23456":
+            kind = "CARD"  # "refund 4111 ...": money words say what a short number is, not this
+        elif category in ("VETO", "ACCOUNT", "VALUE"):
             return
         if kind is not None:
             self.found.append((start, end, kind))
