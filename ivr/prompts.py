@@ -2,8 +2,8 @@
 
 Everything a caller can hear that does not depend on slot values or action results: the
 disclosure, questions, statements, reprompts, invalid-answer lines, and the server's own
-fixed lines (apology, goodbye, hand-over intros). Action messages and anything else with
-values in it are rendered on demand instead.
+fixed lines (apology, goodbye, the offer of a person, hand-over intros). Action messages and
+anything else with values in it are rendered on demand instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from collections.abc import Iterable
 from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
 from ivr.config import PrivacySettings, Settings, TransferSettings
 from ivr.dialog import CallStarted, CallState, Flow, Say, step
-from ivr.dialog.engine import APOLOGY, DEFAULT_GOODBYE, GENERIC_INVALID
+from ivr.dialog.engine import (
+    APOLOGY,
+    CARRY_ON,
+    DEFAULT_GOODBYE,
+    GENERIC_INVALID,
+    PERSON_OFFER,
+)
 from ivr.speech.tts import normalise
 
 
@@ -42,12 +48,15 @@ def first_audio(flow: Flow) -> list[str]:
 
 
 def server_lines() -> list[str]:
-    """Lines the server speaks in any flow: apology, goodbye, hand-over and fallback intros."""
+    """Lines the server speaks in any flow: apology, goodbye, the offer of a person, hand-over
+    and fallback intros."""
     return _unique(
         [
             APOLOGY,
             DEFAULT_GOODBYE,
             GENERIC_INVALID,
+            PERSON_OFFER,
+            CARRY_ON,
             HANDOVER_INTRO,
             NEXT_AGENT_INTRO,
             *_fallback_intros(),

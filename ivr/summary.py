@@ -2,6 +2,17 @@
 
 Pure: takes what the call did (flow, state, turns) and returns data. The spoken version leads
 with the reason and the request and is cut to fit `MAX_SPOKEN_SECONDS` of speech.
+
+The caller's sentiment trend, over the caller's turns that have a score (speech; keys and
+silence have none), each from -1 to 1:
+
+- one score: "negative" at or below -0.25, "positive" at or above 0.25, else "neutral";
+- more: the turns are split into an earlier and a later half (the later one takes the middle
+  turn). "worsening" when the earlier half's average is not negative and the later half's
+  is; "improving" when the earlier half's is negative and the later half's positive (plain
+  answers and numbers score 0, so a caller who only sounds neutral later has not shown that
+  they calmed down); otherwise the band of the average of all of them;
+- no scores: None.
 """
 
 from __future__ import annotations
@@ -15,6 +26,10 @@ from ivr.dialog.state import CallState
 MAX_SPOKEN_SECONDS = 25
 WORDS_PER_SECOND = 2.5  # a brisk but clear text-to-speech rate (150 words a minute)
 LAST_UTTERANCES = 3
+TREND_BAND = 0.25
+"""An average sentiment at least this far from 0 is negative or positive, not neutral."""
+FRUSTRATED_TRIGGERS = ("frustration", "sentiment")
+"""Transfers whose reason already says the caller sounded frustrated."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,7 @@ class TurnRecord:
     action: str | None = None
     action_ok: bool | None = None
     reply: str | None = None
+    sentiment: float | None = None
 
 
 def build_summary(
@@ -69,6 +85,9 @@ def build_summary(
             if turn.kind == "action"
         ],
         "turns": len(caller_turns),
+        "sentiment": [_round(turn.sentiment) for turn in caller_turns],
+        "sentiment_trend": sentiment_trend(
+            [turn.sentiment for turn in caller_turns if turn.sentiment is not None]),
         "last_utterances": [
             turn.heard or f"(keyed {turn.digits})" for turn in caller_turns
             if turn.heard or turn.digits
@@ -88,6 +107,11 @@ def spoken_summary(summary: dict[str, Any]) -> str:
         sentences.append(f"The caller wants to {summary['caller_wants']}.")
     else:
         sentences.append("The caller's request is not known yet.")
+    if summary.get("trigger") not in FRUSTRATED_TRIGGERS:
+        if summary.get("sentiment_trend") == "negative":
+            sentences.append("The caller sounds frustrated.")
+        elif summary.get("sentiment_trend") == "worsening":
+            sentences.append("The caller sounds more and more frustrated.")
     if summary.get("earlier_calls_30_days"):
         count = summary["earlier_calls_30_days"]
         sentences.append(f"Repeat caller: {count} earlier call{'s' if count > 1 else ''} "
@@ -103,6 +127,32 @@ def spoken_summary(summary: dict[str, Any]) -> str:
         sentences.append(f"They last said: {summary['last_utterances'][-1]}.")
     sentences.append(f"{summary['turns']} turns, {summary['duration_seconds']} seconds.")
     return _fit(sentences, int(MAX_SPOKEN_SECONDS * WORDS_PER_SECOND))
+
+
+def sentiment_trend(scores: list[float]) -> str | None:
+    """How the caller sounded over the call, by the rule in this module's docstring."""
+    if not scores:
+        return None
+    if len(scores) > 1:
+        middle = len(scores) // 2
+        earlier, later = _band(_mean(scores[:middle])), _band(_mean(scores[middle:]))
+        if earlier != "negative" and later == "negative":
+            return "worsening"
+        if earlier == "negative" and later == "positive":
+            return "improving"
+    return _band(_mean(scores))
+
+
+def _band(score: float) -> str:
+    if score <= -TREND_BAND:
+        return "negative"
+    if score >= TREND_BAND:
+        return "positive"
+    return "neutral"
+
+
+def _mean(scores: list[float]) -> float:
+    return sum(scores) / len(scores)
 
 
 def _fit(sentences: list[str], max_words: int) -> str:

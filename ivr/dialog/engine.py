@@ -3,14 +3,15 @@
 Pure: no IO, no clock. Everything the call needs between turns is in `CallState`.
 Escalation rules live here so that every transport gets them: a request for a person (or
 key 0), consecutive low-confidence turns, repeated silence or misunderstanding, a failed
-action and any fault all end in a `Transfer` directive.
+action and any fault all end in a `Transfer` directive. A caller who sounds negative for
+several turns in a row is offered a person, once per call.
 """
 
 from __future__ import annotations
 
 from ivr.dialog.directives import Directive, Hangup, Listen, RunAction, Say, Transfer
 from ivr.dialog.events import ActionDone, CallStarted, Event, Fault, NoInput, UserInput
-from ivr.dialog.schema import Flow, State
+from ivr.dialog.schema import MAX_SENTIMENT_TURNS, Flow, State
 from ivr.dialog.state import CallState
 
 MAX_HOPS = 25
@@ -22,6 +23,13 @@ HUMAN_KEY = "0"
 APOLOGY = "I'm sorry, something went wrong on my side."
 DEFAULT_GOODBYE = "Thanks for calling. Goodbye."
 GENERIC_INVALID = "Sorry, that doesn't look right. Please try again."
+PERSON_OFFER = (
+    "I'm sorry this has been frustrating. Would you like me to put you through to a person? "
+    "Say yes or no."
+)
+CARRY_ON = "All right, let's carry on."
+OFFER_ACCEPTED = "the caller sounded frustrated and accepted the offer of a person"
+OFFER_KEYS = ("0", "1")  # 0 is always a person; 1 is the usual keypad yes
 
 Step = tuple[CallState, list[Directive]]
 
@@ -39,12 +47,10 @@ def step(flow: Flow, state: CallState, event: Event) -> Step:
         case Fault(reason=reason):
             return _transfer(flow, state, [Say(APOLOGY)], f"an internal problem: {reason}",
                              trigger="fault")
-        case NoInput():
-            return _no_input(flow, state)
-        case UserInput():
-            return _user_input(flow, state, event)
+        case NoInput() | UserInput():
+            return _caller_turn(flow, state, event)
         case ActionDone():
-            return _action_done(flow, state, event)
+            return _offer_when_due(flow, *_action_done(flow, state, event))
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover - exhaustive match
 
 
@@ -121,6 +127,84 @@ def _pick(lines: list[str], attempt: int, fallback: str) -> str:
     if not lines:
         return fallback
     return lines[min(attempt, len(lines)) - 1]
+
+
+def _caller_turn(flow: Flow, state: CallState, event: NoInput | UserInput) -> Step:
+    """A caller turn: the answer to the offer of a person, or the turn as usual, then the offer
+    when the caller has sounded negative for long enough."""
+    score = event.sentiment if isinstance(event, UserInput) else None
+    recent = [*state.sentiment, score][-MAX_SENTIMENT_TURNS:]
+    state = state.model_copy(update={"sentiment": recent})
+    if state.person_offer == "asked" and flow.states[state.node].kind == "ask":
+        return _offer_answered(flow, state, event)
+    negative = _sounds_negative(flow, state)
+    if isinstance(event, NoInput):
+        state, out = _no_input(flow, state)
+    else:
+        state, out = _user_input(flow, state, event)
+    if negative and state.person_offer == "not_yet":
+        state = state.model_copy(update={"person_offer": "due"})
+    return _offer_when_due(flow, state, out)
+
+
+def _sounds_negative(flow: Flow, state: CallState) -> bool:
+    """Whether each of the caller's last `negative_sentiment_turns` turns was below the
+    threshold. Keys and silence have no sentiment, so they end a run."""
+    settings = flow.settings
+    if not settings.offer_person_on_negative_sentiment:
+        return False
+    recent = state.sentiment[-settings.negative_sentiment_turns:]
+    return len(recent) == settings.negative_sentiment_turns and all(
+        score is not None and score < settings.negative_sentiment_threshold for score in recent
+    )
+
+
+def _offer_when_due(flow: Flow, state: CallState, out: list[Directive]) -> Step:
+    """Ask "would you like a person?" instead of the question the turn led to, once due.
+
+    A turn that ends in a transfer or a hang-up goes ahead; one that runs an action makes the
+    offer at the question after it."""
+    if state.person_offer != "due" or state.transferred or state.ended:
+        return state, out
+    if len(out) < 2 or not isinstance(out[-1], Listen) or not isinstance(out[-2], Say):
+        return state, out
+    state = state.model_copy(update={"person_offer": "asked", "last_prompt": PERSON_OFFER})
+    return state, [*out[:-2], Say(PERSON_OFFER, barge_in=True), current_listen(flow, state)]
+
+
+def current_listen(flow: Flow, state: CallState) -> Listen:
+    """How to listen for the answer the call is waiting for now: the offer of a person while
+    it is asked, otherwise the current question's."""
+    if state.person_offer != "asked":
+        return listen_for(flow, flow.states[state.node])
+    settings = flow.settings
+    return Listen(hints=("yes", "no", "agent", "representative"), max_digits=1,
+                  timeout_seconds=settings.listen_timeout,
+                  speech_timeout=settings.speech_timeout, language=settings.language)
+
+
+def _offer_answered(flow: Flow, state: CallState, event: NoInput | UserInput) -> Step:
+    """Yes (or "agent", or key 0 or 1) goes to a person; anything else, silence included,
+    is a no: the caller hears the question they were on again."""
+    state = state.model_copy(update={"person_offer": "made"})
+    if isinstance(event, UserInput):
+        if _accepts_offer(flow, event):
+            return _transfer(flow, state, [], OFFER_ACCEPTED, trigger="sentiment")
+        if event.frustrated and _yes_no(event) is None:
+            return _transfer(flow, state, [], "the caller sounded frustrated",
+                             trigger="frustration")
+    node = flow.states[state.node]
+    question = node.ask or ""
+    state = state.model_copy(update={"last_prompt": question})
+    return state, [Say(CARRY_ON), Say(question, barge_in=True), listen_for(flow, node)]
+
+
+def _accepts_offer(flow: Flow, event: UserInput) -> bool:
+    if event.digits:
+        return event.digits.rstrip("#")[:1] in OFFER_KEYS
+    if event.intent == "agent" and (_is_confident(flow, event) or event.intent_confidence >= 0.9):
+        return True
+    return _yes_no(event) is True
 
 
 def _no_input(flow: Flow, state: CallState) -> Step:

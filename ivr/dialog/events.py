@@ -18,6 +18,7 @@ class UserInput:
     `asr_confidence` is the recogniser's confidence in the words (None for keys);
     `intent_confidence` is the classifier's confidence in `intent`.
     `entities` holds values found in the words: `digits` (str) and `yes_no` (bool).
+    `sentiment` is how the words sound, -1 (negative) to 1 (positive); None for keys.
     """
 
     text: str = ""
@@ -27,6 +28,7 @@ class UserInput:
     intent_confidence: float = 0.0
     entities: dict[str, Any] = field(default_factory=dict)
     frustrated: bool = False
+    sentiment: float | None = None
 
 
 @dataclass(frozen=True)

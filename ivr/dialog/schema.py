@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 BUILTIN_INTENTS = ("agent", "yes", "no", "repeat", "goodbye")
 """Intents every flow understands. `agent` always reaches a person."""
 
+MAX_SENTIMENT_TURNS = 5
+"""Caller turns whose sentiment a call remembers."""
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 KEYPAD_KEYS = set("123456789*#")  # 0 is reserved for "a person"
 
@@ -42,6 +44,18 @@ class Settings(Strict):
     listen_timeout: int = Field(5, ge=1, le=30, description="Seconds of silence before no-input.")
     language: str = "en-US"
     voice: str | None = Field(None, description="Twilio <Say> voice, e.g. Polly.Joanna.")
+    offer_person_on_negative_sentiment: bool = Field(
+        True, description="Offer a person, once per call, when the caller sounds negative for "
+        "`negative_sentiment_turns` turns in a row."
+    )
+    negative_sentiment_threshold: float = Field(
+        -0.4, ge=-1, le=0, description="A caller turn whose sentiment (-1 to 1) is below this "
+        "counts as negative."
+    )
+    negative_sentiment_turns: int = Field(
+        2, ge=1, le=MAX_SENTIMENT_TURNS,
+        description="Consecutive negative caller turns before the bot offers a person.",
+    )
 
     @field_validator("speech_timeout")
     @classmethod

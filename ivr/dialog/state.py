@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+PersonOffer = Literal["not_yet", "due", "asked", "made"]
+"""The offer of a person to a caller who sounds negative: not made yet; to be made at the next
+question; made, waiting for the answer; made (at most once per call)."""
 
 
 class CallState(BaseModel):
@@ -22,6 +26,11 @@ class CallState(BaseModel):
     intents: list[str] = Field(default_factory=list, description="Intents acted on, in order.")
     ended: bool = False
     transferred: bool = False
+    sentiment: list[float | None] = Field(
+        default_factory=list,
+        description="The sentiment of the caller's last turns, newest last (None: keys, silence).",
+    )
+    person_offer: PersonOffer = "not_yet"
 
     def entering(self, node: str) -> CallState:
         """The state after moving to `node`: per-question counters start again."""

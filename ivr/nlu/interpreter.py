@@ -20,6 +20,7 @@ from ivr.nlu.builtin import BUILTIN_EXAMPLES
 from ivr.nlu.classifier import IntentClassifier
 from ivr.nlu.entities import spoken_digits, yes_no
 from ivr.nlu.escalation import asks_for_person, sounds_frustrated
+from ivr.nlu.sentiment import analyzer, score
 
 MAX_TEXT = 500
 """Characters of speech kept. Recognisers never produce more for one turn; more is an attack
@@ -100,11 +101,13 @@ def clean_confidence(confidence: object) -> float | None:
 
 
 class Interpreter:
-    """Interprets a flow's caller input: keys, speech, intents, entities and escalation cues."""
+    """Interprets a flow's caller input: keys, speech, intents, entities, escalation cues and
+    sentiment."""
 
     def __init__(self, flow: Flow):
         self.flow = flow
         self.classifier = classifier_for(flow)
+        analyzer()  # load the sentiment lexicon now, not on the first caller's turn
 
     def interpret(
         self, text: str = "", digits: str = "", asr_confidence: float | None = None
@@ -136,4 +139,5 @@ class Interpreter:
             intent_confidence=intent_confidence,
             entities=entities,
             frustrated=sounds_frustrated(speech),
+            sentiment=score(speech),
         )
