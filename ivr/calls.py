@@ -37,11 +37,12 @@ from ivr.dialog import (
     UserInput,
     step,
 )
-from ivr.dialog.engine import listen_for
+from ivr.dialog.engine import current_listen
 from ivr.nlu.interpreter import Interpreter
 from ivr.privacy import pseudonymise
 from ivr.redaction import redact
-from ivr.storage import repository
+from ivr.routing import Router
+from ivr.storage import agents, repository
 from ivr.storage.db import transaction
 from ivr.storage.repository import CallRecord
 from ivr.summary import TurnRecord, build_summary
@@ -180,6 +181,8 @@ class CallService:
         return Reply(directives, leg=self.first_leg(queue))
 
     def first_leg(self, queue: str | None) -> AgentLeg | Fallback:
+        """Who to ring from configuration alone (no database): the queue's first configured
+        target, or the fallback. Routed transfers are decided in `_finish`."""
         targets = self.targets(queue)
         if not targets:
             return self.fallback()
@@ -187,6 +190,7 @@ class CallService:
         return AgentLeg(targets[0], ring, HANDOVER_INTRO)
 
     def targets(self, queue: str | None) -> list[str]:
+        """The configured targets of the queue (`[transfer.queues.NAME] targets`), in order."""
         found = self._queue(queue)
         return list(found.targets) if found else []
 
@@ -248,14 +252,15 @@ class CallService:
         if state.ended:
             return Reply([Say("Goodbye."), Hangup()])
         if state.transferred:
-            queue = repository.latest_transfer_queue(connection, call.id)
+            # Ring whoever the transfer is ringing (routing reserved them), not the queue's first.
+            queue, target = repository.ringing_now(connection, call.id)
             transfer = Transfer(reason="the call is being handed to a person", queue=queue,
                                 trigger="continue")
-            return Reply([transfer], flow.settings.language, flow.settings.voice,
-                         leg=self.first_leg(queue))
-        node = flow.states[state.node]
+            leg = (AgentLeg(target, self.ring_seconds(queue), HANDOVER_INTRO) if target
+                   else self.first_leg(queue))
+            return Reply([transfer], flow.settings.language, flow.settings.voice, leg=leg)
         directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
-                                       listen_for(flow, node)]
+                                       current_listen(flow, state)]
         return Reply(directives, flow.settings.language, flow.settings.voice)
 
     def _advance(
@@ -303,6 +308,7 @@ class CallService:
             "asr_confidence": inbound.confidence,
             "intent": understood.intent if understood else None,
             "intent_confidence": understood.intent_confidence if understood else None,
+            "sentiment": understood.sentiment if understood else None,
             "reply": _redacted(_said(directives)),
             "server_ms": round((time.perf_counter() - began) * 1000, 3),
         }
@@ -326,12 +332,19 @@ class CallService:
                                     trigger=transfer.trigger,
                                     duration_seconds=self._elapsed(call),
                                     earlier_calls=self._earlier_calls(connection, call))
-            targets = self.targets(transfer.queue)
+            # Agents serving the queue are routed (one reserved now, under this transaction's
+            # lock); a queue nobody serves rings the configured targets in order.
+            reservation = Router.of(self).reserve(connection, transfer.queue, call.call_sid)
+            targets = reservation.targets if reservation.served else self.targets(transfer.queue)
             repository.add_transfer(connection, call.id, reason=transfer.reason,
                                     trigger=transfer.trigger, queue=transfer.queue,
                                     summary=summary, targets=targets)
-            reply.leg = (AgentLeg(targets[0], self.ring_seconds(transfer.queue), HANDOVER_INTRO)
-                         if targets else self.fallback())
+            if targets:
+                reply.leg = AgentLeg(targets[0], self.ring_seconds(transfer.queue),
+                                     HANDOVER_INTRO)
+            else:
+                reply.leg = self.fallback()
+                agents.note_fallback(connection, call.id, f"fallback-{reply.leg.kind}")
             reply.summary = summary
             log.info("call %s goes to a person (%s)", call.call_sid, transfer.trigger)
         repository.save_call(connection, call)
@@ -380,4 +393,5 @@ def _record(turn: Any) -> TurnRecord:
         asr_confidence=turn.asr_confidence, intent=turn.intent,
         intent_confidence=turn.intent_confidence, action=turn.action,
         action_ok=turn.action_ok, reply=turn.reply,
+        sentiment=turn.sentiment,
     )

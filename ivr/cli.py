@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ivr.cli_agents import agents
 from ivr.cli_models import models
 from ivr.cli_privacy import export, forget, keys, purge
 from ivr.cli_prompts import prompts
@@ -70,6 +71,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 main.add_command(prompts)
 main.add_command(models)
 main.add_command(users)
+main.add_command(agents)
 for _command in (purge, forget, export, keys):
     main.add_command(_command)
 

@@ -63,6 +63,10 @@ class TransferSettings(BaseModel):
     fallback_number: str | None = None
     caller_id: str | None = Field(None, description="Caller ID shown to agents; Twilio number.")
     whisper_timeout_seconds: int = Field(10, ge=3, le=30)
+    wrap_up_seconds: int = Field(
+        30, ge=0, le=3600,
+        description="After an agent's call ends, how long they stay in wrap-up before "
+                    "routing offers them calls again.")
 
 
 class BusinessSettings(BaseModel):

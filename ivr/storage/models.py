@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -158,19 +159,36 @@ class Agent(Base):
 
     `target` is where they are rung (E.164 number, `client:` or `sip:`); a console user with
     the same `agent_target` is this agent. Routing rings the available agent of the queue who
-    has been idle longest (`idle_since`)."""
+    has been idle longest (`idle_since`), and marks them busy with `current_call_sid`."""
 
     __tablename__ = "agents"
+    __table_args__ = (Index("ix_agents_status_idle_since", "status", "idle_since"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     target: Mapped[str] = mapped_column(String(128), unique=True, index=True)
-    queues: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # available, busy, wrap-up or offline
     status: Mapped[str] = mapped_column(String(16), default="offline")
     status_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     idle_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    current_call_sid: Mapped[str | None] = mapped_column(String(64))
+    current_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    queues: Mapped[list[AgentQueue]] = relationship(
+        cascade="all, delete-orphan", order_by="AgentQueue.queue", lazy="selectin")
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [link.queue for link in self.queues]
+
+
+class AgentQueue(Base):
+    """One queue (skill) an agent serves: a row per pair, so routing filters in SQL."""
+
+    __tablename__ = "agent_queues"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class Feedback(Base):

@@ -105,8 +105,9 @@ _SAVE_CALL = (update(Call).where(Call.id == bindparam("cid"))
                       turn_count=bindparam("turns"), updated_at=bindparam("now")))
 _TURNS_OF_CALL = (select(*Turn.__table__.columns).where(Turn.call_id == bindparam("cid"))
                   .order_by(Turn.seq))
-_LATEST_QUEUE = (select(Transfer.queue).where(Transfer.call_id == bindparam("cid"))
-                 .order_by(Transfer.id.desc()).limit(1))
+_LATEST_TRANSFER = (select(Transfer.queue, Transfer.targets, Transfer.attempt, Transfer.outcome)
+                    .where(Transfer.call_id == bindparam("cid"))
+                    .order_by(Transfer.id.desc()).limit(1))
 
 
 def lock_call(connection: Connection, call_sid: str) -> CallRecord | None:
@@ -171,5 +172,12 @@ def earlier_calls(connection: Connection, caller_hash: str, call_id: int,
     return int(connection.execute(query).scalar() or 0)
 
 
-def latest_transfer_queue(connection: Connection, call_id: int) -> str | None:
-    return connection.execute(_LATEST_QUEUE, {"cid": call_id}).scalar()
+def ringing_now(connection: Connection, call_id: int) -> tuple[str | None, str | None]:
+    """The queue of the call's newest transfer, and the target it is ringing (None when it is
+    not ringing anyone)."""
+    row = connection.execute(_LATEST_TRANSFER, {"cid": call_id}).first()
+    if row is None:
+        return None, None
+    queue, targets, attempt, outcome = row
+    ringing = outcome == "ringing" and 0 <= attempt < len(targets or [])
+    return queue, str(targets[attempt]) if ringing else None

@@ -1,5 +1,5 @@
-"""the human side: agents with queues and presence, agent feedback, turn sentiment, transfer
-mode and agent leg
+"""the human side: agents with presence and their queues (a row per agent and queue), agent
+feedback, turn sentiment, transfer mode and agent leg
 
 Revision ID: 0004
 Revises: 0003
@@ -21,7 +21,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("target", sa.String(length=128), nullable=False),
-        sa.Column("queues", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("idle_since", sa.DateTime(timezone=True), nullable=False),
@@ -31,6 +30,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agents") as batch_op:
         batch_op.create_index(batch_op.f("ix_agents_target"), ["target"], unique=True)
+        batch_op.create_index(batch_op.f("ix_agents_current_call_sid"), ["current_call_sid"])
+        batch_op.create_index("ix_agents_status_idle_since", ["status", "idle_since"])
+    op.create_table(
+        "agent_queues",
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("queue", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("agent_id", "queue"),
+    )
+    with op.batch_alter_table("agent_queues") as batch_op:
+        batch_op.create_index(batch_op.f("ix_agent_queues_queue"), ["queue"])
     op.create_table(
         "feedback",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -61,4 +71,5 @@ def downgrade() -> None:
     with op.batch_alter_table("turns") as batch_op:
         batch_op.drop_column("sentiment")
     op.drop_table("feedback")
+    op.drop_table("agent_queues")
     op.drop_table("agents")
