@@ -26,6 +26,14 @@ SIGN_IN_FAILED = "sign-in-failed"
 SIGN_OUT = "sign-out"
 USER_ADDED = "user-added"
 USER_DISABLED = "user-disabled"
+VIEW_INCOMING = "view-incoming"  # an incoming transfer's context shown on the live console
+ACCEPT_ON_SCREEN = "accept-on-screen"
+DECLINE_ON_SCREEN = "decline-on-screen"
+FEEDBACK = "feedback"
+AGENT_ADDED = "agent-added"
+AGENT_REMOVED = "agent-removed"
+AGENT_STATUS = "agent-status"  # presence set by hand (console or CLI)
+AGENT_QUEUES = "agent-queues"
 
 
 def record(session: Session, actor: str, action: str, target: str | None = None,

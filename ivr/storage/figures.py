@@ -1,4 +1,5 @@
-"""Aggregate figures for supervisors: calls, containment, transfers, answer times, repeat calls.
+"""Aggregate figures for supervisors: calls, containment, transfers, answer times, repeat calls,
+and how agents rated the bot.
 
 Counts only: nothing here returns a transcript, a call SID or a caller pseudonym.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from ivr.storage.models import Call, Transfer
+from ivr.storage.models import Call, Feedback, Transfer
 
 REPEAT_WINDOW = timedelta(days=7)
 """A call followed by another from the same caller within this window was not resolved."""
@@ -54,3 +55,37 @@ def _repeat_calls(session: Session) -> tuple[int, int]:
 def _aware(moment: datetime) -> datetime:
     """SQLite gives back naive datetimes; everything stored is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def feedback_figures(session: Session, *, top: int = 5) -> dict[str, Any]:
+    """How agents rated the bot: share of accepted transfers with feedback, intent and summary
+    accuracy (over the feedback that rated them), and the intents agents corrected to most."""
+    accepted = int(session.scalar(select(func.count()).select_from(Transfer)
+                                  .where(Transfer.accepted_by.is_not(None))) or 0)
+    rated = int(session.scalar(
+        select(func.count(distinct(Feedback.transfer_id))).join(
+            Transfer, Transfer.id == Feedback.transfer_id)
+        .where(Transfer.accepted_by.is_not(None))) or 0)
+
+    def accuracy(column: Any) -> tuple[int, int]:
+        rows = session.execute(select(column, func.count()).where(column.is_not(None))
+                               .group_by(column)).all()
+        counts = {bool(value): int(count) for value, count in rows}
+        return counts.get(True, 0), counts.get(True, 0) + counts.get(False, 0)
+
+    intent_right, intent_rated = accuracy(Feedback.intent_correct)
+    summary_right, summary_rated = accuracy(Feedback.summary_correct)
+    corrected = session.execute(
+        select(Feedback.corrected_intent, func.count()).where(
+            Feedback.corrected_intent.is_not(None))
+        .group_by(Feedback.corrected_intent)
+        .order_by(func.count().desc(), Feedback.corrected_intent).limit(top)).all()
+    return {
+        "accepted": accepted, "with_feedback": rated,
+        "share_with_feedback": rated / accepted if accepted else None,
+        "intent_right": intent_right, "intent_rated": intent_rated,
+        "intent_accuracy": intent_right / intent_rated if intent_rated else None,
+        "summary_right": summary_right, "summary_rated": summary_rated,
+        "summary_accuracy": summary_right / summary_rated if summary_rated else None,
+        "corrected_intents": [(str(name), int(count)) for name, count in corrected],
+    }

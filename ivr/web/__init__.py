@@ -101,10 +101,12 @@ def create_app(
         log.warning("TWILIO_AUTH_TOKEN is not set: requests must be signed with the development "
                     "token, so real Twilio requests will be refused (403).")
 
+    from ivr.web.agents import agent_pages
     from ivr.web.api import api
     from ivr.web.auth import auth
     from ivr.web.console import console
     from ivr.web.health import health
+    from ivr.web.live import live
     from ivr.web.prompts import prompts
     from ivr.web.stream import stream
     from ivr.web.voice import voice
@@ -116,6 +118,8 @@ def create_app(
     app.register_blueprint(health)
     app.register_blueprint(auth)
     app.register_blueprint(console)
+    app.register_blueprint(agent_pages)
+    app.register_blueprint(live)
     csrf = CSRFProtect(app)
     # Twilio's webhooks are signed, the API and the softphone carry their own tokens.
     for blueprint in (voice, stream, prompts, api, health):

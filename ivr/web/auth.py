@@ -88,11 +88,15 @@ def _csp_nonce() -> str:
 
 
 def secure_headers(response: Response) -> Response:
-    """No scripts, no framing, nothing cached: console pages show what callers said."""
+    """No framing, nothing cached: console pages show what callers said. No scripts either,
+    except on pages that set `g.csp_scripts` (the live console): there only the script tags
+    carrying this request's nonce run, and they may talk to this origin only."""
     style = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
+    scripts = (f"script-src 'nonce-{g.csp_nonce}'; connect-src 'self'; "
+               if "csp_nonce" in g and g.get("csp_scripts") else "")
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src {style}; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
+        f"default-src 'none'; {scripts}style-src {style}; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Same-origin form posts keep their Referer: Flask-WTF checks it on HTTPS.

@@ -8,6 +8,7 @@ phone numbers or words callers said.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,12 @@ from ivr.accounts import (
     own_transfers,
 )
 from ivr.dialog.schema import Flow
+from ivr.redaction import redact
 from ivr.storage import audit, repository
+from ivr.storage import feedback as feedback_store
 from ivr.storage import figures as figures_queries
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call
+from ivr.storage.models import Call, Transfer
 from ivr.web.auth import accounts, current_account, page, require, secure_headers
 from ivr.web.context import settings
 
@@ -42,6 +45,9 @@ console.after_request(secure_headers)
 
 MAX_SID_LENGTH = 64
 AUDIT_PAGE_SIZE = 200
+MAX_CORRECTION = 1000
+VERDICTS = {"right": True, "wrong": False, "": None}
+TRANSFER_ID = re.compile(r"[0-9]{1,12}")
 
 
 @console.app_template_filter("when")
@@ -100,10 +106,14 @@ def _call_details(session: Session, call: Call, account: Account) -> dict[str, A
             return "-"
         return "you" if target == account.agent_target else "another agent"
 
+    mine = [transfer.id for transfer in call.transfers
+            if account.agent_target and transfer.accepted_by == account.agent_target]
+    given = feedback_store.of(session, mine, account.username)
     transfers = []
     for transfer in call.transfers:
         summary = transfer.summary or {}
         transfers.append({
+            "id": transfer.id, "mine": transfer.id in mine, "feedback": given.get(transfer.id),
             "at": transfer.created_at, "reason": transfer.reason, "trigger": transfer.trigger,
             "queue": transfer.queue, "outcome": transfer.outcome,
             "accepted_by": who(transfer.accepted_by), "answered_at": transfer.answered_at,
@@ -122,7 +132,72 @@ def _call_details(session: Session, call: Call, account: Account) -> dict[str, A
              for turn in repository.turns_of(session, call)]
     return {"sid": call.call_sid, "flow": call.flow, "status": call.status,
             "started_at": call.started_at, "ended_at": call.ended_at,
-            "duration": call.duration_seconds, "turns": turns, "transfers": transfers}
+            "duration": call.duration_seconds, "turns": turns, "transfers": transfers,
+            "intents": _intent_choices(call.flow)}
+
+
+def _intent_choices(flow_name: str) -> list[tuple[str, str]]:
+    """(name, words) of the flow's intents: what an agent may say the caller really wanted."""
+    flow: Flow | None = current_app.extensions["ivr"]["flows"].get(flow_name)
+    if flow is None:
+        return []
+    return [(name, flow.intent_description(name)) for name in flow.intents]
+
+
+@console.post("/console/calls/<call_sid>/feedback")
+@require(OWN_CALLS)
+def give_feedback(call_sid: str) -> ResponseReturnValue:
+    """The agent who took a transfer says whether the bot's intent and summary were right,
+    and what was right instead. One per agent per transfer; sending again replaces it."""
+    account = _me()
+    form = request.form
+    intent_verdict = form.get("intent", "")
+    summary_verdict = form.get("summary", "")
+    corrected = form.get("corrected_intent", "").strip()[:64] or None
+    correction = redact(form.get("correction", "").strip()[:MAX_CORRECTION]) or None
+    if intent_verdict not in VERDICTS or summary_verdict not in VERDICTS:
+        return _feedback_refused("Choose thumbs up or thumbs down.")
+    intent_correct, summary_correct = VERDICTS[intent_verdict], VERDICTS[summary_verdict]
+    if intent_correct:
+        corrected = None  # the bot's intent was right: there is nothing to correct it to
+    if intent_correct is None and summary_correct is None and not corrected and not correction:
+        return _feedback_refused("Say whether the intent or the summary was right, pick the "
+                                 "right intent, or write a correction.")
+    new = None
+    with session_scope(settings().database_url, write_lock=True) as session:
+        transfer = _own_transfer(session, account, call_sid, form.get("transfer", ""))
+        if transfer is not None:
+            if corrected is not None and corrected not in dict(_intent_choices(transfer.call.flow)):
+                return _feedback_refused("That intent is not one of this call's flow.")
+            new = feedback_store.save(
+                session, transfer, account.username, intent_correct=intent_correct,
+                summary_correct=summary_correct, corrected_intent=corrected,
+                correction=correction)
+            audit.record(session, account.username, audit.FEEDBACK, call_sid,
+                         transfer=transfer.id, updated=not new)
+    if new is None:
+        return page("console_error.html", 404, title="Not found",
+                    message="There is no call here that you can see.")
+    flash("Thank you: your feedback is saved." if new else "Your feedback is updated.")
+    return redirect(url_for("console.call_view", call_sid=call_sid), 303)
+
+
+def _own_transfer(session: Session, account: Account, call_sid: str,
+                  transfer_id: str) -> Transfer | None:
+    """The transfer of a call this account may see that this account's target accepted."""
+    if len(call_sid) > MAX_SID_LENGTH or not TRANSFER_ID.fullmatch(transfer_id):
+        return None
+    call = repository.get_call(session, call_sid)
+    if call is None or not may_see_call(session, account, call):
+        return None
+    return next((transfer for transfer in call.transfers
+                 if transfer.id == int(transfer_id)
+                 and transfer.accepted_by == account.agent_target), None)
+
+
+def _feedback_refused(message: str) -> ResponseReturnValue:
+    return page("console_error.html", 400, title="Feedback not saved",
+                message=message + " Go back to the call and try again.")
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -141,6 +216,7 @@ def figures() -> ResponseReturnValue:
     """Counts over every stored call; no transcripts, no call SIDs."""
     with session_scope(settings().database_url) as session:
         numbers = figures_queries.call_figures(session)
+        numbers["feedback"] = figures_queries.feedback_figures(session)
     return page("console_figures.html", figures=numbers)
 
 

@@ -116,7 +116,9 @@ def whisper(call_sid: str) -> Response:
             if choice == "decline":
                 return _twiml(twiml.say_and_hang_up("Okay, passing the call on.",
                                                     voice_settings))
-        summary = handoff().whisper_text(call_sid)
+        agent_call_sid = _field("CallSid", 64)  # the agent's leg: accept/decline on screen
+        summary = handoff().whisper_text(
+            call_sid, agent_call_sid if CALL_SID.match(agent_call_sid) else None)
     except Exception as error:
         log.error("whisper failed: %s", type(error).__name__)
         summary = "The summary could not be loaded."
