@@ -110,6 +110,7 @@ def _call_data(call: Call) -> dict[str, Any]:
         "started_at": call.started_at.isoformat(),
         "ended_at": call.ended_at.isoformat() if call.ended_at else None,
         "duration_seconds": call.duration_seconds,
+        "survey_score": call.survey_score,
         "slots": call.state.get("slots", {}),
         "turns": [
             {"seq": turn.seq, "at": turn.created_at.isoformat(), "kind": turn.kind,

@@ -7,6 +7,7 @@ safety checks that look at the whole flow live in `ivr.dialog.checks`.
 from __future__ import annotations
 
 import re
+from string import Formatter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,6 +19,9 @@ MAX_SENTIMENT_TURNS = 5
 """Caller turns whose sentiment a call remembers."""
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 KEYPAD_KEYS = set("123456789*#")  # 0 is reserved for "a person"
+SMS_PLACEHOLDERS = ("reference", "business")
+"""What a confirmation text may contain besides fixed words: nothing about the caller."""
+MAX_SMS_TEMPLATE_CHARS = 300
 
 
 class Strict(BaseModel):
@@ -232,6 +236,46 @@ class ActionsSpec(Strict):
         return self
 
 
+class AfterTransfer(Strict):
+    """What happens once a person has helped the caller (the agent's leg ended). Off unless
+    switched on."""
+
+    survey: bool = Field(
+        False, description="Offer one keypad question (1 to 5: how satisfied were you?) when the "
+        "agent hangs up; only callers who press a key answer it."
+    )
+    sms_confirmation: str | None = Field(
+        None, max_length=MAX_SMS_TEMPLATE_CHARS,
+        description="Text this to the caller's number when the agent's part ends. "
+        "Placeholders: {reference} (a short reference of the call) and {business}.",
+    )
+
+    @field_validator("sms_confirmation")
+    @classmethod
+    def _only_known_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("the confirmation text is empty; write the message, or remove "
+                             "`sms_confirmation`")
+        known = " or ".join(f"{{{name}}}" for name in SMS_PLACEHOLDERS)
+        try:
+            fields = [(name, spec, conversion)
+                      for _, name, spec, conversion in Formatter().parse(value)
+                      if name is not None]
+        except ValueError:
+            raise ValueError(f"the confirmation text has a {{ or }} without its pair; "
+                             f"the placeholders are {known}, and {{{{ or }}}} writes a brace"
+                             ) from None
+        for name, spec, conversion in fields:
+            if name not in SMS_PLACEHOLDERS:
+                raise ValueError(f"{{{name}}} is not a placeholder of the confirmation text; "
+                                 f"use {known} (nothing about the caller can go in a text)")
+            if spec or conversion:
+                raise ValueError(f"write the placeholder plainly, as {{{name}}}")
+        return value
+
+
 class Flow(Strict):
     """A whole call script, as parsed from one YAML file."""
 
@@ -249,6 +293,7 @@ class Flow(Strict):
     intents: dict[str, Intent] = Field(default_factory=dict)
     states: dict[str, State]
     goodbye_state: str = "goodbye"
+    after_transfer: AfterTransfer = Field(default_factory=AfterTransfer)
 
     @field_validator("disclosure")
     @classmethod

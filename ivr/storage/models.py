@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -48,6 +49,11 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     turn_count: Mapped[int] = mapped_column(Integer, default=0)
+    # After the agent's part: the caller's 1-5 keypad answer (only when they pressed a key),
+    # and the SID of the confirmation text Twilio queued (never the number it went to).
+    survey_score: Mapped[int | None] = mapped_column(SmallInteger)
+    survey_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmation_sms_sid: Mapped[str | None] = mapped_column(String(64))
 
     turns: Mapped[list[Turn]] = relationship(back_populates="call", order_by="Turn.seq")
     transfers: Mapped[list[Transfer]] = relationship(back_populates="call",

@@ -32,7 +32,7 @@ from ivr.accounts import (
 )
 from ivr.dialog.schema import Flow
 from ivr.redaction import redact
-from ivr.storage import audit, repository
+from ivr.storage import audit, repository, surveys
 from ivr.storage import feedback as feedback_store
 from ivr.storage import figures as figures_queries
 from ivr.storage.db import session_scope
@@ -217,6 +217,7 @@ def figures() -> ResponseReturnValue:
     with session_scope(settings().database_url) as session:
         numbers = figures_queries.call_figures(session)
         numbers["feedback"] = figures_queries.feedback_figures(session)
+        numbers.update(surveys.survey_figures(session))
     return page("console_figures.html", figures=numbers)
 
 

@@ -1,5 +1,6 @@
 """the human side: agents with presence and their queues (a row per agent and queue), agent
-feedback, turn sentiment, transfer mode and agent leg
+feedback, turn sentiment, transfer mode and agent leg, and after the agent's part the caller's
+survey answer and the confirmation text's SID
 
 Revision ID: 0004
 Revises: 0003
@@ -62,9 +63,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("mode", sa.String(length=16), nullable=False,
                                       server_default="dial"))
         batch_op.add_column(sa.Column("agent_call_sid", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("calls") as batch_op:
+        batch_op.add_column(sa.Column("survey_score", sa.SmallInteger(), nullable=True))
+        batch_op.add_column(sa.Column("survey_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("confirmation_sms_sid", sa.String(length=64),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("calls") as batch_op:
+        batch_op.drop_column("confirmation_sms_sid")
+        batch_op.drop_column("survey_at")
+        batch_op.drop_column("survey_score")
     with op.batch_alter_table("transfers") as batch_op:
         batch_op.drop_column("agent_call_sid")
         batch_op.drop_column("mode")
