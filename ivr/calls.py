@@ -78,11 +78,13 @@ class Inbound:
 
 @dataclass(frozen=True)
 class AgentLeg:
-    """Ring this agent, whispering the summary first."""
+    """Ring this agent, whispering the summary first: with `<Dial>`, or (mode conference) from
+    a conference the caller holds in."""
 
     target: str
     ring_seconds: int
     intro: str
+    mode: Literal["dial", "conference"] = "dial"
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,8 @@ class CallService:
             queue, target = repository.ringing_now(connection, call.id)
             transfer = Transfer(reason="the call is being handed to a person", queue=queue,
                                 trigger="continue")
-            leg = (AgentLeg(target, self.ring_seconds(queue), HANDOVER_INTRO) if target
-                   else self.first_leg(queue))
+            leg = (AgentLeg(target, self.ring_seconds(queue), HANDOVER_INTRO,
+                            self.settings.transfer.mode) if target else self.first_leg(queue))
             return Reply([transfer], flow.settings.language, flow.settings.voice, leg=leg)
         directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
                                        current_listen(flow, state)]
@@ -336,12 +338,13 @@ class CallService:
             # lock); a queue nobody serves rings the configured targets in order.
             reservation = Router.of(self).reserve(connection, transfer.queue, call.call_sid)
             targets = reservation.targets if reservation.served else self.targets(transfer.queue)
+            mode = self.settings.transfer.mode
             repository.add_transfer(connection, call.id, reason=transfer.reason,
                                     trigger=transfer.trigger, queue=transfer.queue,
-                                    summary=summary, targets=targets)
+                                    summary=summary, targets=targets, mode=mode)
             if targets:
                 reply.leg = AgentLeg(targets[0], self.ring_seconds(transfer.queue),
-                                     HANDOVER_INTRO)
+                                     HANDOVER_INTRO, mode)
             else:
                 reply.leg = self.fallback()
                 agents.note_fallback(connection, call.id, f"fallback-{reply.leg.kind}")

@@ -59,6 +59,9 @@ class TransferSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queues: dict[str, Queue] = Field(default_factory=lambda: {"support": Queue()})
+    mode: Literal["dial", "conference"] = Field(
+        "dial", description="dial: <Dial> the agent with a whisper; conference: the caller "
+        "holds in a conference while the agent is rung through the REST API")
     fallback: Literal["voicemail", "number"] = "voicemail"
     fallback_number: str | None = None
     caller_id: str | None = Field(None, description="Caller ID shown to agents; Twilio number.")

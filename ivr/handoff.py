@@ -4,24 +4,31 @@ fallback, and how the call ended. State lives in the `transfers` table."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 
-from ivr.calls import NEXT_AGENT_INTRO, AgentLeg, CallService, Reply
+from ivr.after_call import AfterCall
+from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, AgentLeg, CallService, Fallback, Reply
 from ivr.dialog import Hangup, Say, Transfer
 from ivr.routing import Router
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow
 from ivr.storage.models import utcnow
-from ivr.telephony import agent_leg, recordings
+from ivr.telephony import agent_leg, conference, recordings
+from ivr.telephony.rest import TwilioUnavailable
 
 log = logging.getLogger(__name__)
 
 NO_SUMMARY = "No summary is available for this call."
 AgentChoice = Literal["accept", "replay", "decline"]
 FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
-ScreenResult = Literal["accepted", "declined", "not-ringing-you", "no-agent-leg", "unsupported",
+HOLD_FIRST = "Thanks for holding. I'm ringing a member of our team for you now."
+HOLD_LATER = ("Thanks for your patience. You're still connected, and we're finding someone "
+              "to help you. They'll already have the details of your call.")
+HOLD_FIRST_SECONDS = 40
+ScreenResult = Literal["accepted", "declined", "not-ringing-you", "no-agent-leg",
                        "twilio-error"]
 
 
@@ -61,23 +68,25 @@ class HandoffService:
                          choice: Literal["accept", "decline"]) -> ScreenAnswer:
         """The agent at `agent_target` took or passed the call in the console rather than on
         the keypad. Recorded exactly as the keys 1 and 2 are (`agent_pressed`); the agent's
-        leg is bridged or hung up through Twilio's REST API. When Twilio refuses, nothing is
-        recorded and the whisper goes on, so the keypad still works."""
+        leg is bridged (or joins the conference) or hung up through Twilio's REST API. When
+        Twilio refuses, nothing is recorded and the whisper goes on, so the keypad still
+        works."""
         with session_scope(self.url) as session:
             transfer = self._transfer(session, call_sid)
             if (transfer is None or transfer.outcome != "ringing"
                     or _current_target(transfer) != agent_target):
                 return ScreenAnswer("not-ringing-you")
-            if transfer.mode != "dial":
-                return ScreenAnswer("unsupported")
-            leg, attempt = transfer.agent_call_sid, transfer.attempt
+            leg, attempt, mode = transfer.agent_call_sid, transfer.attempt, transfer.mode
         settings = self.calls.settings
         account, token = settings.twilio_account_sid, settings.auth_token
         try:
-            if leg is None or not agent_leg.is_live_leg_of(account, token, leg, call_sid):
+            conferenced = mode == "conference"  # its agent legs have no parent call
+            parent = None if conferenced else call_sid
+            if leg is None or not agent_leg.is_live_leg_of(account, token, leg, parent):
                 return ScreenAnswer("no-agent-leg")
             if choice == "accept":
-                agent_leg.bridge(account, token, leg)
+                agent_leg.bridge(account, token, leg,
+                                 conference.agent_joins(call_sid) if conferenced else None)
                 self.agent_pressed(call_sid, "1")
                 return ScreenAnswer("accepted")
             # Recorded before the leg ends: Twilio's <Dial action> may arrive at once, and the
@@ -117,14 +126,19 @@ class HandoffService:
                 transfer.outcome = "accepted"
                 transfer.accepted_by = _current_target(transfer)
                 transfer.answered_at = utcnow()
+                waited = transfer.answered_at - _aware(transfer.created_at)
+                _record_attempt(transfer, "answered",
+                                seconds_to_answer=round(waited.total_seconds(), 1))
             else:
                 _record_attempt(transfer, "declined")
                 if transfer.outcome == "ringing":
                     Router.of(self.calls).release(session, call_sid)
         return choice
 
-    def dial_finished(self, call_sid: str, dial_status: str) -> Reply:
-        """Twilio's <Dial action>: the agent leg ended. Next agent, fallback, or goodbye.
+    def dial_finished(self, call_sid: str, dial_status: str, caller: str | None = None) -> Reply:
+        """Twilio's <Dial action>: the agent leg ended. Next agent, fallback, or goodbye (after
+        an accepted transfer, what the flow's `after_transfer:` asks for, see `AfterCall`;
+        `caller` is the request's `From`, used for the confirmation text and not kept).
 
         The next agent is the next configured target or, once there is none, the longest-idle
         available agent of the queue not yet tried on this transfer (reserved here)."""
@@ -138,7 +152,11 @@ class HandoffService:
                 transfer.outcome = "completed"
                 call.status = "completed-by-agent"
                 router.call_over(session, call_sid)
-                return Reply([Hangup()])
+                # Saved now: the call is done whatever comes next, and no database lock is held
+                # while the confirmation text goes through Twilio.
+                session.commit()
+                return AfterCall(self.calls.settings, self.calls.flows).agent_leg_ended(
+                    call_sid, caller)
             if transfer.outcome.startswith("fallback"):
                 transfer.outcome = f"{transfer.outcome}-ended"
                 return Reply([Hangup()])
@@ -210,7 +228,9 @@ class HandoffService:
     def call_ended(self, call_sid: str, call_status: str, duration: str | None) -> bool:
         """Twilio's status callback. Returns False for a call this server never saw.
 
-        The agent who took the call goes to wrap-up; one still being rung is released."""
+        The agent who took the call goes to wrap-up; one still being rung is released (and in
+        conference mode their ringing leg is hung up through the REST API)."""
+        ringing_leg = None
         with session_scope(self.url, write_lock=True) as session:
             call = repository.call_for_update(session, call_sid)
             if call is None:
@@ -224,12 +244,140 @@ class HandoffService:
                 transfer = repository.latest_transfer(session, call, lock=True)
                 if transfer is not None and transfer.outcome == "ringing":
                     transfer.outcome = "caller-abandoned"
+                    _record_attempt(transfer, "caller-abandoned")
+                    if transfer.mode == "conference" and transfer.agent_call_sid:
+                        ringing_leg = transfer.agent_call_sid
                 router = Router.of(self.calls)
                 if transfer is not None and transfer.outcome in ("accepted", "completed"):
                     router.call_over(session, call_sid)
                 else:
                     router.release(session, call_sid)
-            return True
+        if ringing_leg is not None:
+            self._hang_up_agent_leg(ringing_leg)
+        return True
+
+    def _hang_up_agent_leg(self, leg_sid: str) -> None:
+        """Cancel an agent's leg that still rings (or end it if it was just answered)."""
+        settings = self.calls.settings
+        account, token = settings.twilio_account_sid, settings.auth_token
+        try:
+            conference.end_leg(account, token, leg_sid, ringing=True)
+        except TwilioUnavailable:
+            try:
+                conference.end_leg(account, token, leg_sid, ringing=False)
+            except TwilioUnavailable as error:
+                log.warning("an agent's leg could not be hung up: %s", error)
+
+    # Conference mode: the caller holds in a conference, agents are rung through the REST API.
+
+    def ring_in_conference(self, call_sid: str, reply: Reply, *, called: str | None) -> Reply:
+        """The caller is about to hold in the conference: ring the agent of `reply.leg`
+        through Twilio's REST API (once: Twilio asking again for the call rings nobody twice).
+        Twilio refusing counts as that agent failing; then the next, then the fallback."""
+        leg = reply.leg
+        if not isinstance(leg, AgentLeg) or leg.mode != "conference":
+            return reply
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid)
+            if transfer is None or (transfer.outcome == "ringing" and transfer.agent_call_sid):
+                return reply
+        following = self._ring_until_someone(call_sid, caller_id=self._caller_id(called))
+        return replace(reply, leg=following)
+
+    def conference_leg_ended(self, call_sid: str, agent_call_sid: str, call_status: str,
+                             *, called: str | None = None) -> str:
+        """The status callback of an agent's leg. When it ended without the agent joining,
+        ring the next agent, or send the waiting caller to the fallback. Returns what
+        happened: ignored, next-agent, fallback."""
+        if call_status not in FINAL_CALL_STATUSES:
+            return "ignored"
+        router = Router.of(self.calls)
+        with session_scope(self.url, write_lock=True) as session:
+            transfer = self._transfer(session, call_sid, lock=True)
+            if (transfer is None or transfer.mode != "conference"
+                    or transfer.outcome != "ringing" or transfer.agent_call_sid != agent_call_sid):
+                return "ignored"  # joined, abandoned, or an older leg
+            _record_attempt(transfer, _attempt_outcome(call_status))
+            router.release(session, call_sid)
+            transfer.attempt += 1
+            transfer.agent_call_sid = None
+        following = self._ring_until_someone(call_sid, caller_id=self._caller_id(called))
+        if isinstance(following, AgentLeg):
+            return "next-agent"
+        settings = self.calls.settings
+        try:
+            conference.redirect(settings.twilio_account_sid, settings.auth_token, call_sid,
+                                self._url(f"/voice/conference-fallback/{call_sid}"))
+        except TwilioUnavailable as error:
+            log.error("call %s: the waiting caller could not be sent to the fallback: %s",
+                      call_sid, error)
+        return "fallback"
+
+    def hold_update(self, call_sid: str) -> str:
+        """What a caller holding in the conference hears between the music."""
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid)
+            waited = 0.0
+            if transfer is not None:
+                waited = (utcnow() - _aware(transfer.created_at)).total_seconds()
+        return HOLD_FIRST if waited < HOLD_FIRST_SECONDS else HOLD_LATER
+
+    def transfer_mode(self, call_sid: str) -> str:
+        with session_scope(self.url) as session:
+            transfer = self._transfer(session, call_sid)
+            return transfer.mode if transfer is not None else "dial"
+
+    def _ring_until_someone(self, call_sid: str, *, caller_id: str | None) -> AgentLeg | Fallback:
+        """Ring the transfer's current target, or the next ones while Twilio refuses to; the
+        fallback when nobody is left. The agent's leg is stored on the transfer."""
+        settings = self.calls.settings
+        router = Router.of(self.calls)
+        while True:
+            with session_scope(self.url, write_lock=True) as session:
+                transfer = self._transfer(session, call_sid, lock=True)
+                if transfer is None or transfer.outcome != "ringing":
+                    return self.calls.fallback()
+                target = _current_target(transfer)
+                if target is None:
+                    target = router.reserve(session, transfer.queue, call_sid,
+                                            tried=[str(t) for t in transfer.targets]).target
+                    if target is not None:
+                        transfer.targets = [*transfer.targets, target]
+                if target is None:
+                    fallback = self.calls.fallback()
+                    transfer.outcome = f"fallback-{fallback.kind}"
+                    return fallback
+                queue = transfer.queue
+            ring = self.calls.ring_seconds(queue)
+            try:
+                leg_sid = conference.ring_agent(
+                    settings.twilio_account_sid, settings.auth_token, to=target,
+                    from_=caller_id or target,
+                    answer_url=self._url(f"/voice/whisper/{call_sid}"),
+                    status_url=self._url(f"/voice/agent-status/{call_sid}"), ring_seconds=ring)
+            except TwilioUnavailable as error:
+                log.warning("call %s: an agent could not be rung: %s", call_sid, error)
+                with session_scope(self.url, write_lock=True) as session:
+                    transfer = self._transfer(session, call_sid, lock=True)
+                    if transfer is None:
+                        return self.calls.fallback()
+                    _record_attempt(transfer, "failed")
+                    router.release(session, call_sid)
+                    transfer.attempt += 1
+                continue
+            with session_scope(self.url, write_lock=True) as session:
+                transfer = self._transfer(session, call_sid, lock=True)
+                if transfer is not None:
+                    transfer.agent_call_sid = leg_sid
+            return AgentLeg(target, ring, HANDOVER_INTRO, "conference")
+
+    def _caller_id(self, called: str | None) -> str | None:
+        """What agents see calling them: the configured caller ID, else the number the caller
+        dialled (a number of this Twilio account)."""
+        return self.calls.settings.transfer.caller_id or called
+
+    def _url(self, path: str) -> str:
+        return self.calls.settings.public_url + path
 
     def _transfer(self, session, call_sid: str, *, lock: bool = False) -> TransferRow | None:  # type: ignore[no-untyped-def]
         call = repository.get_call(session, call_sid)
@@ -238,22 +386,30 @@ class HandoffService:
         return repository.latest_transfer(session, call, lock=lock)
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; everything stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _current_target(transfer: TransferRow) -> str | None:
     if transfer.attempt < len(transfer.targets):
         return str(transfer.targets[transfer.attempt])
     return None
 
 
-def _record_attempt(transfer: TransferRow, outcome: str) -> None:
-    """One entry per target tried; a decline seen in the whisper is not counted twice."""
+def _record_attempt(transfer: TransferRow, outcome: str, **detail: object) -> None:
+    """One entry per target tried (answered, declined, no-answer, busy, failed, canceled,
+    caller-abandoned); a decline seen in the whisper is not counted twice."""
     attempts = list(transfer.attempts or [])
     if attempts and attempts[-1].get("index") == transfer.attempt:
         return
     attempts.append({"index": transfer.attempt, "target": _current_target(transfer),
-                     "outcome": outcome, "at": utcnow().isoformat()})
+                     "outcome": outcome, "at": utcnow().isoformat(), **detail})
     transfer.attempts = attempts
 
 
 def _attempt_outcome(dial_status: str) -> str:
+    """The outcome type of an agent's leg that ended without the agent taking the call: one
+    that was answered ("completed") but not accepted counts as declined."""
     return {"busy": "busy", "no-answer": "no-answer", "failed": "failed",
-            "canceled": "canceled"}.get(dial_status, "not-accepted")
+            "canceled": "canceled"}.get(dial_status, "declined")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ivr.after_call import survey_lines
 from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
 from ivr.config import PrivacySettings, Settings, TransferSettings
 from ivr.dialog import CallStarted, CallState, Flow, Say, step
@@ -20,11 +21,13 @@ from ivr.dialog.engine import (
     GENERIC_INVALID,
     PERSON_OFFER,
 )
+from ivr.handoff import HOLD_FIRST, HOLD_LATER
 from ivr.speech.tts import normalise
 
 
 def static_prompts(flow: Flow) -> list[str]:
-    """Every fixed text of `flow`, deduplicated, in a stable order (first audio first)."""
+    """Every fixed text of `flow`, deduplicated, in a stable order (first audio first), with
+    the survey's lines when the flow has one."""
     texts: list[str] = [*first_audio(flow)]
     for name, state in flow.states.items():
         texts += [text for text in (state.ask, state.say) if text]
@@ -34,6 +37,8 @@ def static_prompts(flow: Flow) -> list[str]:
             texts += reprompts.no_input + reprompts.no_match
     texts += flow.reprompts.no_input + flow.reprompts.no_match
     texts += server_lines()
+    if flow.after_transfer.survey:
+        texts += survey_lines()
     return _unique(texts)
 
 
@@ -59,6 +64,8 @@ def server_lines() -> list[str]:
             CARRY_ON,
             HANDOVER_INTRO,
             NEXT_AGENT_INTRO,
+            HOLD_FIRST,
+            HOLD_LATER,
             *_fallback_intros(),
         ]
     )

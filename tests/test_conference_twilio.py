@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from ivr.telephony import conference
+from ivr.dialog import Transfer
+from ivr.telephony import conference, twiml
 from ivr.telephony.rest import TwilioUnavailable
 from ivr.telephony.twiml import Voice
 
@@ -18,9 +19,10 @@ AGENT_LEG = "CA" + "a" * 32
 
 
 def test_the_caller_holds_in_a_conference_named_after_the_call_only() -> None:
-    xml = conference.caller_waits("Please hold.", "CA123", wait_url="https://x/hold",
-                                  action_url="https://x/after", voice=Voice())
-    root = ElementTree.fromstring(xml)
+    plan = twiml.ConferencePlan("Please hold.", conference.room("CA123"),
+                                wait_url="https://x/hold", action_url="https://x/after")
+    root = ElementTree.fromstring(twiml.render([Transfer(reason="asked")], voice=Voice(),
+                                               turn_url="https://x/turn", handover=plan))
     assert root.find("Say").text == "Please hold."  # type: ignore[union-attr]
     dial = root.find("Dial")
     assert dial is not None and dial.get("action") == "https://x/after"

@@ -1,5 +1,6 @@
 """Conference warm transfer on Twilio's side: the caller waits in a named conference with hold
-music, the agent's leg is created through the REST API with the whisper, and joins on 1.
+music (`twiml.ConferencePlan`), the agent's leg is created through the REST API with the
+whisper, and joins on 1.
 
 TwiML documents and REST requests only; what to do when is decided in `ivr.handoff`.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.telephony.rest import call_twilio, client
-from ivr.telephony.twiml import Plays, Voice, _say
+from ivr.telephony.twiml import Plays, Voice, speak
 
 AGENT_LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
@@ -19,25 +20,11 @@ def room(call_sid: str) -> str:
     return f"ivr-{call_sid}"
 
 
-def caller_waits(intro: str, call_sid: str, *, wait_url: str, action_url: str, voice: Voice,
-                 plays: Plays = ()) -> str:
-    """The caller hears the hand-over intro, then holds in the conference until the agent
-    joins; when the agent leaves, the conference ends and `action_url` continues the call."""
-    response = VoiceResponse()
-    _say(response, intro, voice, plays)
-    dial = Dial(action=action_url, method="POST")
-    dial.conference(room(call_sid), start_conference_on_enter=False,
-                    end_conference_on_exit=True, wait_url=wait_url, wait_method="POST",
-                    beep=False)
-    response.append(dial)
-    return str(response)
-
-
 def hold(update: str, music_url: str, voice: Voice, plays: Plays = ()) -> str:
     """The conference's wait TwiML: an update, then music. Twilio asks again when it ends."""
     response = VoiceResponse()
     if update:
-        _say(response, update, voice, plays)
+        speak(response, update, voice, plays)
     response.play(music_url)
     return str(response)
 

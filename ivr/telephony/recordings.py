@@ -6,9 +6,8 @@ import logging
 import re
 
 import requests
-from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
+
+from ivr.telephony.rest import TwilioUnavailable, call_twilio, client
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +43,8 @@ def fetch_audio(account_sid: str, auth_token: str, recording_sid: str) -> bytes:
 
 def delete_recording(account_sid: str, auth_token: str, recording_sid: str) -> None:
     """Delete the recording from Twilio (audio and metadata)."""
-    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=TIMEOUT_SECONDS))
     try:
-        client.recordings(recording_sid).delete()
-    except TwilioException as error:
-        raise RecordingError(f"Twilio error {getattr(error, 'code', None)} deleting the "
-                             "recording") from error
-    except requests.RequestException as error:
-        raise RecordingError(f"{type(error).__name__} deleting the recording") from error
+        call_twilio("deleting the recording", lambda: client(
+            account_sid, auth_token, TIMEOUT_SECONDS).recordings(recording_sid).delete())
+    except TwilioUnavailable as error:
+        raise RecordingError(str(error)) from error

@@ -15,8 +15,15 @@ T = TypeVar("T")
 
 
 class TwilioUnavailable(RuntimeError):
-    """Twilio refused the request or could not be reached. The message never quotes Twilio's
-    error text, which can contain phone numbers."""
+    """Twilio refused the request or could not be reached; nothing changed on Twilio's side.
+    Carries Twilio's HTTP status and error code, never its error text (which can quote phone
+    numbers)."""
+
+    def __init__(self, what: str, http_status: int | None = None, code: int | None = None):
+        super().__init__(f"{what}: Twilio error {code} (HTTP {http_status})" if http_status
+                         else f"{what}: Twilio could not be reached")
+        self.http_status = http_status
+        self.code = code
 
 
 def client(account_sid: str, auth_token: str, timeout: float = TIMEOUT_SECONDS) -> Client:
@@ -28,7 +35,7 @@ def call_twilio(what: str, request: Callable[[], T]) -> T:
     try:
         return request()
     except TwilioException as error:
-        raise TwilioUnavailable(f"{what}: Twilio error {getattr(error, 'code', None)} "
-                                f"(HTTP {getattr(error, 'status', None)})") from error
+        raise TwilioUnavailable(what, getattr(error, "status", None),
+                                getattr(error, "code", None)) from error
     except requests.RequestException as error:
-        raise TwilioUnavailable(f"{what}: {type(error).__name__} talking to Twilio") from error
+        raise TwilioUnavailable(what) from error

@@ -52,6 +52,18 @@ class VoicemailPlan:
 
 
 @dataclass(frozen=True)
+class ConferencePlan:
+    """The caller holds in a conference named `room` (music and updates from `wait_url`)
+    while the agent is rung through the REST API; `action_url` continues the call when the
+    conference ends."""
+
+    intro: str
+    room: str
+    wait_url: str
+    action_url: str
+
+
+@dataclass(frozen=True)
 class BusyPlan:
     """Nobody answered and no message can be taken: apologise and hang up."""
 
@@ -67,7 +79,7 @@ class BackupPlan:
     action_url: str
 
 
-HandoverPlan = DialPlan | VoicemailPlan | BackupPlan | BusyPlan
+HandoverPlan = DialPlan | ConferencePlan | VoicemailPlan | BackupPlan | BusyPlan
 
 
 def render(
@@ -122,7 +134,7 @@ def _render_cached(
                 gather = _gather(directive, turn_url)
                 for say in pending:
                     target = gather if say.barge_in else response
-                    _say(target, say.text, voice, plays)
+                    speak(target, say.text, voice, plays)
                 pending = []
                 response.append(gather)
                 response.redirect(turn_url, method="POST")
@@ -145,30 +157,37 @@ def append_handover(response: VoiceResponse, plan: HandoverPlan | None, voice: V
     """The caller hears what is happening, then rings an agent or the fallback."""
     match plan:
         case DialPlan():
-            _say(response, plan.intro, voice, plays)
+            speak(response, plan.intro, voice, plays)
             dial = Dial(action=plan.action_url, method="POST", timeout=plan.ring_seconds,
                         caller_id=plan.caller_id)
             _dial_target(dial, plan.target, plan.whisper_url)
             response.append(dial)
+        case ConferencePlan():
+            speak(response, plan.intro, voice, plays)
+            dial = Dial(action=plan.action_url, method="POST")
+            dial.conference(plan.room, start_conference_on_enter=False,
+                            end_conference_on_exit=True, wait_url=plan.wait_url,
+                            wait_method="POST", beep=False)
+            response.append(dial)
         case VoicemailPlan():
-            _say(response, plan.intro, voice, plays)
+            speak(response, plan.intro, voice, plays)
             response.record(max_length=plan.max_seconds, action=plan.action_url, method="POST",
                             play_beep=True, timeout=5, finish_on_key="#",
                             recording_status_callback=plan.recording_status_url,
                             recording_status_callback_method="POST",
                             recording_status_callback_event="completed")
-            _say(response, NO_MESSAGE, voice, plays)
+            speak(response, NO_MESSAGE, voice, plays)
             response.hangup()
         case BackupPlan():
-            _say(response, plan.intro, voice, plays)
+            speak(response, plan.intro, voice, plays)
             dial = Dial(action=plan.action_url, method="POST", timeout=30)
             dial.number(plan.number)
             response.append(dial)
         case BusyPlan():
-            _say(response, plan.intro, voice, plays)
+            speak(response, plan.intro, voice, plays)
             response.hangup()
         case None:
-            _say(response, NOBODY_AVAILABLE, voice, plays)
+            speak(response, NOBODY_AVAILABLE, voice, plays)
             response.hangup()
 
 
@@ -177,10 +196,10 @@ def whisper(summary: str, accept_url: str, *, voice: Voice, timeout: int) -> str
     response = VoiceResponse()
     gather = Gather(input="dtmf", num_digits=1, action=accept_url, method="POST",
                     timeout=timeout)
-    _say(gather, f"Incoming call from the automated assistant. {summary}", voice)
-    _say(gather, "Press 1 to take the call, 9 to hear this again, or 2 to pass.", voice)
+    speak(gather, f"Incoming call from the automated assistant. {summary}", voice)
+    speak(gather, "Press 1 to take the call, 9 to hear this again, or 2 to pass.", voice)
     response.append(gather)
-    _say(response, "No answer. Passing the call on.", voice)
+    speak(response, "No answer. Passing the call on.", voice)
     response.hangup()
     return str(response)
 
@@ -215,14 +234,14 @@ def connect_stream(stream_url: str, parameters: dict[str, str], continue_url: st
 def connect_agent(voice: Voice) -> str:
     """The agent accepted: an answer with no further verbs bridges the two legs."""
     response = VoiceResponse()
-    _say(response, "Connecting you now.", voice)
+    speak(response, "Connecting you now.", voice)
     return str(response)
 
 
 def say_and_hang_up(text: str, voice: Voice) -> str:
     response = VoiceResponse()
     if text:
-        _say(response, text, voice)
+        speak(response, text, voice)
     response.hangup()
     return str(response)
 
@@ -264,7 +283,7 @@ def _dial_target(dial: Dial, target: str, whisper_url: str) -> None:
         dial.number(target, **options)
 
 
-def _say(parent: VoiceResponse | Gather, text: str, voice: Voice, plays: Plays = ()) -> None:
+def speak(parent: VoiceResponse | Gather, text: str, voice: Voice, plays: Plays = ()) -> None:
     url = dict(plays).get(text)
     if url:
         parent.play(url)
@@ -277,4 +296,4 @@ def _say(parent: VoiceResponse | Gather, text: str, voice: Voice, plays: Plays =
 
 def _flush(response: VoiceResponse, pending: list[Say], voice: Voice, plays: Plays = ()) -> None:
     for say in pending:
-        _say(response, say.text, voice, plays)
+        speak(response, say.text, voice, plays)

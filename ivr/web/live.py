@@ -53,7 +53,6 @@ ANSWERS: dict[str, tuple[int, str]] = {
     "not-ringing-you": (409, "This call is not ringing you any more."),
     "no-agent-leg": (409, "Answer your phone first: once the summary plays there you can take "
                           "or pass the call here. " + KEYPAD),
-    "unsupported": (409, "This transfer can only be answered on the phone. " + KEYPAD),
     "twilio-error": (502, "Twilio did not carry this out, so nothing changed. " + KEYPAD),
 }
 

@@ -10,12 +10,16 @@ import logging
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, request, url_for
 
+from ivr.after_call import AfterCall
 from ivr.calls import AgentLeg, Fallback, Inbound, Reply
+from ivr.dialog import Hangup, Listen, Say
+from ivr.dialog.engine import DEFAULT_GOODBYE
 from ivr.streams import token
-from ivr.telephony import twiml
+from ivr.telephony import conference, twiml
 from ivr.telephony.media_streams import stream_url
 from ivr.telephony.signature import is_signed_by_twilio
 from ivr.web.context import calls, handoff, prompt_library, settings
@@ -111,6 +115,8 @@ def whisper(call_sid: str) -> Response:
     try:
         if digits:
             choice = handoff().agent_pressed(call_sid, digits)
+            if choice == "accept" and handoff().transfer_mode(call_sid) == "conference":
+                return _twiml(conference.agent_joins(call_sid))
             if choice == "accept":
                 return _twiml(twiml.connect_agent(voice_settings))
             if choice == "decline":
@@ -131,12 +137,52 @@ def dial_result(call_sid: str) -> Response:
     if not CALL_SID.match(call_sid):
         abort(400, "not a call SID")
     try:
-        reply = handoff().dial_finished(call_sid, _field("DialCallStatus", 32))
+        reply = handoff().dial_finished(call_sid, _field("DialCallStatus", 32),
+                                        caller=_field("From", 64) or None)
     except Exception as error:
         log.error("dial result failed: %s", type(error).__name__)
         reply = Reply([], leg=calls().fallback())
         return _twiml(_render_handover_only(reply, call_sid))
-    return _twiml(_render(reply, call_sid))
+    return _twiml(_render_after_call(reply, call_sid))
+
+
+@voice.post("/hold/<call_sid>")
+def hold(call_sid: str) -> Response:
+    """The conference's wait URL: an update for the caller holding, then music (Twilio asks
+    again when it ends)."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    try:
+        update = handoff().hold_update(call_sid)
+    except Exception as error:
+        log.error("hold update failed: %s", type(error).__name__)
+        update = ""
+    music = _url(url_for("static", filename="hold-music.wav"))
+    recorded = _play_url(update) if update and settings().tts == "pyttsx3" else None
+    plays = ((update, recorded),) if recorded else ()
+    return _twiml(conference.hold(update, music, twiml.Voice(), plays))
+
+
+@voice.post("/agent-status/<call_sid>")
+def agent_status(call_sid: str) -> Response:
+    """Status callback of an agent's leg rung for a conference transfer."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    leg = _field("CallSid", 64)
+    try:
+        handoff().conference_leg_ended(call_sid, leg, _field("CallStatus", 32),
+                                       called=_field("From", 64) or None)
+    except Exception as error:
+        log.error("agent leg status failed: %s", type(error).__name__)
+    return _twiml(twiml.empty())
+
+
+@voice.post("/conference-fallback/<call_sid>")
+def conference_fallback(call_sid: str) -> Response:
+    """Where a caller holding in a conference goes when no agent took the call."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    return _twiml(_render_handover_only(Reply([], leg=calls().fallback()), call_sid))
 
 
 @voice.post("/recording/<call_sid>")
@@ -165,6 +211,53 @@ def voicemail(call_sid: str) -> Response:
     return _twiml(_render(reply, call_sid))
 
 
+@voice.post("/survey/<call_sid>")
+def survey(call_sid: str) -> Response:
+    """The caller's key after the survey question (`?attempt=2`: it was asked again)."""
+    if not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
+    attempt = 2 if request.args.get("attempt") == "2" else 1
+    try:
+        reply = _after_call().survey_answered(call_sid, _digits(), attempt=attempt)
+        return _twiml(_render_after_call(reply, call_sid, attempt=attempt + 1))
+    except Exception as error:
+        log.error("survey answer failed: %s", type(error).__name__)
+        return _twiml(twiml.say_and_hang_up(DEFAULT_GOODBYE, twiml.Voice()))
+
+
+def _after_call() -> AfterCall:
+    return AfterCall(calls().settings, calls().flows)
+
+
+def _render_after_call(reply: Reply, call_sid: str, *, attempt: int = 1) -> str:
+    """An answer once the agent has left. A survey question (`Listen`) takes one key to
+    `/voice/survey/<call_sid>`, and silence falls through to the goodbye after it; other
+    answers render as usual."""
+    listen = next((d for d in reply.directives if isinstance(d, Listen)), None)
+    if listen is None:
+        return _render(reply, call_sid)
+    voice_settings = twiml.Voice(reply.voice, reply.language)
+    texts = [d.text for d in reply.directives if isinstance(d, Say)]
+    urls = [(text, _play_url(text)) for text in texts] if settings().tts == "pyttsx3" else []
+    plays = tuple((text, url) for text, url in urls if url)
+    response = twiml.VoiceResponse()
+    gather = twiml.Gather(input="dtmf", num_digits=listen.max_digits or 1, finish_on_key="",
+                          timeout=listen.timeout_seconds, method="POST",
+                          action=_url(f"/voice/survey/{call_sid}")
+                          + (f"?attempt={attempt}" if attempt > 1 else ""))
+    target: twiml.VoiceResponse | twiml.Gather = gather  # what is said before it listens
+    for directive in reply.directives:
+        match directive:
+            case Listen():
+                response.append(gather)
+                target = response
+            case Say():
+                twiml.speak(target, directive.text, voice_settings, plays)
+            case Hangup():
+                response.hangup()
+    return str(response)
+
+
 def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
     try:
         reply = handle()
@@ -172,6 +265,14 @@ def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
         log.error("call %s: turn failed (%s); transferring to a person", inbound.call_sid,
                   type(error).__name__)
         reply = calls().fault(inbound, "the server failed while handling the turn")
+    if isinstance(reply.leg, AgentLeg) and reply.leg.mode == "conference":
+        try:
+            reply = handoff().ring_in_conference(inbound.call_sid, reply,
+                                                 called=_field("To", 64) or None)
+        except Exception as error:
+            log.error("call %s: conference transfer failed (%s)", inbound.call_sid,
+                      type(error).__name__)
+            reply = replace(reply, leg=calls().fallback())
     try:
         return _twiml(_render(reply, inbound.call_sid))
     except Exception as error:
@@ -211,6 +312,13 @@ def _render_handover_only(reply: Reply, call_sid: str) -> str:
 def _plan(leg: AgentLeg | Fallback | None, call_sid: str) -> twiml.HandoverPlan | None:
     config = settings()
     match leg:
+        case AgentLeg(mode="conference"):
+            return twiml.ConferencePlan(
+                intro=leg.intro,
+                room=conference.room(call_sid),
+                wait_url=_url(f"/voice/hold/{call_sid}"),
+                action_url=_url(f"/voice/dial-result/{call_sid}"),
+            )
         case AgentLeg():
             return twiml.DialPlan(
                 intro=leg.intro,
