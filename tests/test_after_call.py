@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 from conftest import AUTH_TOKEN, BUNDLED_FLOW, make_settings
+from test_flow_validation import GOOD
 
 from ivr.after_call import SURVEY_AGAIN, SURVEY_QUESTION, SURVEY_THANKS, AfterCall, call_reference
 from ivr.config import Settings
@@ -336,21 +337,7 @@ def test_once_per_call_on_postgres(fresh_postgres_url) -> None:  # type: ignore[
 
 # --- the flow file and the prompts ----------------------------------------------------------
 
-MINI = """\
-name: mini
-disclosure: You're talking to an automated assistant. Say agent to reach a person.
-start: menu
-intents:
-  hours:
-    examples: [when are you open, opening hours, what time do you close]
-states:
-  menu:
-    ask: How can I help?
-    on:
-      hours: bye
-  bye:
-    say: Goodbye.
-    hangup: true
+MINI = GOOD + """\
 after_transfer:
   survey: true
   sms_confirmation: "TEXT"

@@ -4,7 +4,6 @@ a call transferred and accepted through signed webhooks, and headless Chromium s
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from browser import headless_chromium
 from servers import free_port, serve
 
 from ivr.simulate import SimulatedCall, http_post
@@ -20,7 +20,6 @@ from ivr.storage import audit
 from ivr.storage.db import session_scope
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AUTH_TOKEN = "browser-test-auth-token"
 PASSWORD = "browser test password"
 
@@ -58,24 +57,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    binary = shutil.which("chromium")
-    if binary is None or not CHROMEDRIVER.exists():
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/system-deps.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--window-size=1280,1000",
-                     f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    try:
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def accepted_call(base_url: str) -> str:

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
+from browser import headless_chromium
 from conftest import AUTH_TOKEN, make_settings
 from servers import free_port
 from sqlalchemy import select
-from test_console_browser import chromium
 from werkzeug.serving import make_server
 
 from ivr.config import Settings
@@ -33,7 +33,12 @@ PASSWORD = "browser test password"
 TWILIO_CALLS = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Calls/"
 MARKUP = "<img src=x onerror=window.pwned=1>"
 
-browser = chromium  # test_console_browser's headless Chromium, as a fixture of this module
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 @dataclass

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import headless_chromium
 from conftest import make_settings
 from servers import free_port, serve
 from sqlalchemy import select
@@ -23,7 +23,6 @@ from ivr.streams import token as stream_token
 
 ROOT = Path(__file__).resolve().parent.parent
 SOFT_SID = re.compile(r"^CAsoft[0-9a-f]{26}$")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 def new_session(client) -> dict:  # type: ignore[no-untyped-def]
@@ -201,37 +200,12 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     """Debian's headless Chromium whose microphone plays `microphone.wav`."""
-    binary = shutil.which("chromium")
-    if binary is None or not CHROMEDRIVER.exists():
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/system-deps.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     microphone = make_microphone_wav(tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone}",
-        "--autoplay-policy=no-user-gesture-required",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    try:
+    with headless_chromium(tmp_path / "chromium-profile", "--use-fake-ui-for-media-stream",
+                           "--use-fake-device-for-media-stream",
+                           f"--use-file-for-fake-audio-capture={microphone}",
+                           "--autoplay-policy=no-user-gesture-required") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.mark.slow
