@@ -20,6 +20,8 @@ QUIET_LIBRARIES = {
     # Twilio's HTTP client logs whole request bodies (phone numbers, SMS text) at INFO.
     "twilio.http_client": logging.WARNING,
     "urllib3": logging.WARNING,
+    # Every command that touches the database runs the migrations; `ivr db upgrade` reports.
+    "alembic.runtime.migration": logging.WARNING,
 }
 
 
