@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from argon2 import PasswordHasher
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ivr.config import Settings
 from ivr.storage import audit, users
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call, Transfer, User, utcnow
+from ivr.storage.models import Call, Transfer, User, as_utc, utcnow
 
 ROLES = ("agent", "supervisor", "admin")
 OWN_CALLS = "own-calls"
@@ -88,8 +88,8 @@ class Account:
     @classmethod
     def of(cls, user: User) -> Account:
         return cls(user.id, user.username, user.role, user.agent_target, user.disabled,
-                   _aware(user.created_at),
-                   _aware(user.last_sign_in_at) if user.last_sign_in_at else None)
+                   as_utc(user.created_at),
+                   as_utc(user.last_sign_in_at) if user.last_sign_in_at else None)
 
 
 def client_key(secret: bytes, address: str) -> str:
@@ -244,9 +244,9 @@ class Accounts:
         """Seconds until `target` is below the limit of failures in the window (those after
         entry `after_id` only); 0 when it already is."""
         start = now - self.window
-        recent = [_aware(entry.at) for entry in audit.entries(
+        recent = [as_utc(entry.at) for entry in audit.entries(
             session, action=audit.SIGN_IN_FAILED, target=target, limit=self.attempts)
-            if entry.id > after_id and _aware(entry.at) > start]
+            if entry.id > after_id and as_utc(entry.at) > start]
         if len(recent) < self.attempts:
             return 0
         return max(1, math.ceil((recent[-1] + self.window - now).total_seconds()))
@@ -277,10 +277,6 @@ def check_password(password: str) -> None:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"the password is too long: at most {MAX_PASSWORD_LENGTH} characters")
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # Which calls an account may see --------------------------------------------------------

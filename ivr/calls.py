@@ -44,6 +44,7 @@ from ivr.redaction import redact
 from ivr.routing import Router
 from ivr.storage import agents, repository
 from ivr.storage.db import transaction
+from ivr.storage.models import as_utc
 from ivr.storage.repository import CallRecord
 from ivr.summary import TurnRecord, build_summary
 
@@ -365,10 +366,7 @@ class CallService:
         return found.ring_seconds if found else 20
 
     def _elapsed(self, call: CallRecord) -> int:
-        started = call.started_at
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
-        return max(0, int((self.clock() - started).total_seconds()))
+        return max(0, int((self.clock() - as_utc(call.started_at)).total_seconds()))
 
 
 def _redacted(text: str | None) -> str | None:

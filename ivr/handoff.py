@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Literal
 
 from ivr.after_call import AfterCall
@@ -15,7 +14,7 @@ from ivr.routing import Router
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow
-from ivr.storage.models import utcnow
+from ivr.storage.models import as_utc, utcnow
 from ivr.telephony import agent_leg, conference, recordings
 from ivr.telephony.rest import TwilioUnavailable
 
@@ -126,7 +125,7 @@ class HandoffService:
                 transfer.outcome = "accepted"
                 transfer.accepted_by = _current_target(transfer)
                 transfer.answered_at = utcnow()
-                waited = transfer.answered_at - _aware(transfer.created_at)
+                waited = transfer.answered_at - as_utc(transfer.created_at)
                 _record_attempt(transfer, "answered",
                                 seconds_to_answer=round(waited.total_seconds(), 1))
             else:
@@ -168,13 +167,7 @@ class HandoffService:
             transfer.attempt += 1
             directive = Transfer(reason=transfer.reason, queue=transfer.queue,
                                  trigger=transfer.trigger)
-            if transfer.attempt < len(transfer.targets):
-                target = str(transfer.targets[transfer.attempt])
-            else:
-                target = router.reserve(session, transfer.queue, call_sid,
-                                        tried=[str(tried) for tried in transfer.targets]).target
-                if target is not None:
-                    transfer.targets = [*transfer.targets, target]
+            target = _next_target(session, transfer, router, call_sid)
             if target is not None:
                 return Reply([directive],
                              leg=AgentLeg(target, self.calls.ring_seconds(transfer.queue),
@@ -319,7 +312,7 @@ class HandoffService:
             transfer = self._transfer(session, call_sid)
             waited = 0.0
             if transfer is not None:
-                waited = (utcnow() - _aware(transfer.created_at)).total_seconds()
+                waited = (utcnow() - as_utc(transfer.created_at)).total_seconds()
         return HOLD_FIRST if waited < HOLD_FIRST_SECONDS else HOLD_LATER
 
     def transfer_mode(self, call_sid: str) -> str:
@@ -337,12 +330,7 @@ class HandoffService:
                 transfer = self._transfer(session, call_sid, lock=True)
                 if transfer is None or transfer.outcome != "ringing":
                     return self.calls.fallback()
-                target = _current_target(transfer)
-                if target is None:
-                    target = router.reserve(session, transfer.queue, call_sid,
-                                            tried=[str(t) for t in transfer.targets]).target
-                    if target is not None:
-                        transfer.targets = [*transfer.targets, target]
+                target = _next_target(session, transfer, router, call_sid)
                 if target is None:
                     fallback = self.calls.fallback()
                     transfer.outcome = f"fallback-{fallback.kind}"
@@ -386,15 +374,23 @@ class HandoffService:
         return repository.latest_transfer(session, call, lock=lock)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
 
 def _current_target(transfer: TransferRow) -> str | None:
     if transfer.attempt < len(transfer.targets):
         return str(transfer.targets[transfer.attempt])
     return None
+
+
+def _next_target(session, transfer: TransferRow, router: Router, call_sid: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Who the transfer rings now: its current configured target, or else the longest-idle
+    available agent of its queue not tried yet (reserved, and added to its targets)."""
+    target = _current_target(transfer)
+    if target is None:
+        target = router.reserve(session, transfer.queue, call_sid,
+                                tried=[str(tried) for tried in transfer.targets]).target
+        if target is not None:
+            transfer.targets = [*transfer.targets, target]
+    return target
 
 
 def _record_attempt(transfer: TransferRow, outcome: str, **detail: object) -> None:

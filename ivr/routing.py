@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,7 @@ from ivr.config import Settings, TransferSettings
 from ivr.storage import agents, audit
 from ivr.storage.agents import OFFLINE, STATUSES, Db
 from ivr.storage.db import session_scope
-from ivr.storage.models import Agent, utcnow
+from ivr.storage.models import Agent, as_utc, utcnow
 
 Clock = Callable[[], datetime]
 DEFAULT_QUEUE = "support"
@@ -121,7 +121,7 @@ class AgentInfo:
     @classmethod
     def of(cls, agent: Agent) -> AgentInfo:
         return cls(agent.name, agent.target, tuple(sorted(agent.queue_names)), agent.status,
-                   _aware(agent.status_since), _aware(agent.idle_since), agent.current_call_sid)
+                   as_utc(agent.status_since), as_utc(agent.idle_since), agent.current_call_sid)
 
 
 def parse_queues(values: Iterable[str]) -> list[str]:
@@ -250,6 +250,3 @@ def _check_status(status: str) -> None:
     if status not in STATUSES:
         raise AgentError(f"unknown status {status[:30]!r}: choose one of {', '.join(STATUSES)}")
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

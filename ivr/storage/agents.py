@@ -10,12 +10,12 @@ transaction holds the database write lock from its start).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from ivr.storage.models import Agent, AgentQueue, Transfer
+from ivr.storage.models import Agent, AgentQueue, Transfer, as_utc
 
 Db = Connection | Session
 
@@ -97,7 +97,7 @@ def settle(db: Db, now: datetime, wrap_up_seconds: int) -> int:
                       .where(Agent.status == WRAP_UP, Agent.status_since <= cutoff)
                       .with_for_update(skip_locked=True)).all()
     for agent_id, since in rows:
-        ready = _aware(since) + timedelta(seconds=wrap_up_seconds)
+        ready = as_utc(since) + timedelta(seconds=wrap_up_seconds)
         db.execute(update(Agent).where(Agent.id == agent_id, Agent.status == WRAP_UP)
                    .values(status=AVAILABLE, status_since=ready, idle_since=ready)
                    .execution_options(**_PLAIN))
@@ -153,7 +153,3 @@ def note_fallback(db: Db, call_id: int, outcome: str) -> None:
     db.execute(update(Transfer).where(Transfer.id == newest).values(outcome=outcome)
                .execution_options(**_PLAIN))
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,14 +7,14 @@ Counts only: nothing here returns a transcript, a call SID or a caller pseudonym
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from ivr.storage.models import Call, Feedback, Transfer
+from ivr.storage.models import Call, Feedback, Transfer, as_utc
 
 REPEAT_WINDOW = timedelta(days=7)
 """A call followed by another from the same caller within this window was not resolved."""
@@ -31,7 +31,7 @@ def call_figures(session: Session) -> dict[str, Any]:
 
     answered = session.execute(select(Transfer.created_at, Transfer.answered_at)
                                .where(Transfer.answered_at.is_not(None))).all()
-    waits = [(_aware(done) - _aware(asked)).total_seconds() for asked, done in answered]
+    waits = [(as_utc(done) - as_utc(asked)).total_seconds() for asked, done in answered]
     known, repeated = _repeat_calls(session)
     return {"calls": calls, "transferred": transferred, "by_bot": calls - transferred,
             "by_trigger": grouped(Transfer.trigger), "by_outcome": grouped(Transfer.outcome),
@@ -48,13 +48,9 @@ def _repeat_calls(session: Session) -> tuple[int, int]:
                            .order_by(Call.caller_hash, Call.started_at)).all()
     repeated = sum(1 for (caller, started), (next_caller, next_started) in pairwise(rows)
                    if caller == next_caller
-                   and _aware(next_started) - _aware(started) <= REPEAT_WINDOW)
+                   and as_utc(next_started) - as_utc(started) <= REPEAT_WINDOW)
     return len(rows), repeated
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def feedback_figures(session: Session, *, top: int = 5) -> dict[str, Any]:

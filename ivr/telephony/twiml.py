@@ -204,6 +204,30 @@ def whisper(summary: str, accept_url: str, *, voice: Voice, timeout: int) -> str
     return str(response)
 
 
+def keypad_question(directives: Sequence[Directive], action_url: str, voice: Voice, *,
+                    play_url: PlayUrl | None = None) -> str:
+    """One key to `action_url` (a survey): what is said before the `Listen` is said inside the
+    `<Gather>`, so a key interrupts it; silence falls through to what follows (a goodbye)."""
+    listen = next(directive for directive in directives if isinstance(directive, Listen))
+    texts = [directive.text for directive in directives if isinstance(directive, Say)]
+    found = ((text, play_url(text)) for text in texts) if play_url else ()
+    plays = tuple((text, url) for text, url in found if url)
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=listen.max_digits or 1, finish_on_key="",
+                    timeout=listen.timeout_seconds, method="POST", action=action_url)
+    target: VoiceResponse | Gather = gather  # what is said before it listens
+    for directive in directives:
+        match directive:
+            case Listen():
+                response.append(gather)
+                target = response
+            case Say():
+                speak(target, directive.text, voice, plays)
+            case Hangup():
+                response.hangup()
+    return str(response)
+
+
 def last_resort(target: str | None) -> str:
     """Built by hand from the fewest parts, for when rendering itself failed."""
     response = VoiceResponse()

@@ -9,7 +9,7 @@ phone numbers or words callers said.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from ivr.storage import audit, repository, surveys
 from ivr.storage import feedback as feedback_store
 from ivr.storage import figures as figures_queries
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call, Transfer
+from ivr.storage.models import Call, Transfer, as_utc
 from ivr.web.auth import accounts, current_account, page, require, secure_headers
 from ivr.web.context import settings
 
@@ -55,9 +55,7 @@ def when(moment: datetime | None) -> str:
     """A stored time as UTC text (SQLite gives naive datetimes back, all of them UTC)."""
     if moment is None:
         return "-"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _me() -> Account:

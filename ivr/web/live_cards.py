@@ -4,7 +4,7 @@ the page's script puts it on screen as text, never as HTML."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ivr.dialog.schema import Flow
 from ivr.storage import callers, repository
 from ivr.storage.callers import Contact
-from ivr.storage.models import Transfer
+from ivr.storage.models import Transfer, as_utc
 
 CALLER_TURNS = ("speech", "digits", "no_input")
 TRANSFER_ENDINGS = {
@@ -68,7 +68,7 @@ def card(session: Session, transfer: Transfer, flow: Flow | None) -> dict[str, A
 
 def past_contact(contact: Contact, flow: Flow | None) -> dict[str, str]:
     """An earlier call as a line: date, what they wanted, how it ended. Never the number."""
-    return {"date": _aware(contact.started_at).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"date": as_utc(contact.started_at).strftime("%Y-%m-%d %H:%M UTC"),
             "wanted": contact.wanted or _wanted(contact.intents, flow) or "-",
             "outcome": _ending(contact)}
 
@@ -88,14 +88,8 @@ def _ending(contact: Contact) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return _aware(moment).isoformat(timespec="seconds")
+    return as_utc(moment).isoformat(timespec="seconds")
 
-
-def _aware(moment: datetime) -> datetime:
-    """In UTC (SQLite gives naive datetimes back, all of them UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, request, url_for
 
 from ivr.after_call import AfterCall
 from ivr.calls import AgentLeg, Fallback, Inbound, Reply
-from ivr.dialog import Hangup, Listen, Say
+from ivr.dialog import Listen
 from ivr.dialog.engine import DEFAULT_GOODBYE
 from ivr.streams import token
 from ivr.telephony import conference, twiml
@@ -230,32 +230,14 @@ def _after_call() -> AfterCall:
 
 
 def _render_after_call(reply: Reply, call_sid: str, *, attempt: int = 1) -> str:
-    """An answer once the agent has left. A survey question (`Listen`) takes one key to
-    `/voice/survey/<call_sid>`, and silence falls through to the goodbye after it; other
-    answers render as usual."""
-    listen = next((d for d in reply.directives if isinstance(d, Listen)), None)
-    if listen is None:
+    """An answer once the agent has left. A survey question takes one key to
+    `/voice/survey/<call_sid>`; other answers render as usual."""
+    if not any(isinstance(directive, Listen) for directive in reply.directives):
         return _render(reply, call_sid)
-    voice_settings = twiml.Voice(reply.voice, reply.language)
-    texts = [d.text for d in reply.directives if isinstance(d, Say)]
-    urls = [(text, _play_url(text)) for text in texts] if settings().tts == "pyttsx3" else []
-    plays = tuple((text, url) for text, url in urls if url)
-    response = twiml.VoiceResponse()
-    gather = twiml.Gather(input="dtmf", num_digits=listen.max_digits or 1, finish_on_key="",
-                          timeout=listen.timeout_seconds, method="POST",
-                          action=_url(f"/voice/survey/{call_sid}")
-                          + (f"?attempt={attempt}" if attempt > 1 else ""))
-    target: twiml.VoiceResponse | twiml.Gather = gather  # what is said before it listens
-    for directive in reply.directives:
-        match directive:
-            case Listen():
-                response.append(gather)
-                target = response
-            case Say():
-                twiml.speak(target, directive.text, voice_settings, plays)
-            case Hangup():
-                response.hangup()
-    return str(response)
+    action = _url(f"/voice/survey/{call_sid}") + (f"?attempt={attempt}" if attempt > 1 else "")
+    return twiml.keypad_question(
+        reply.directives, action, twiml.Voice(reply.voice, reply.language),
+        play_url=_play_url if settings().tts == "pyttsx3" else None)
 
 
 def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
