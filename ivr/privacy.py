@@ -1,4 +1,5 @@
-"""Caller pseudonyms: a keyed HMAC-SHA256 of the E.164 number, never the number itself."""
+"""Caller numbers: pseudonyms (a keyed HMAC-SHA256 of the E.164 number, never the number
+itself), and whether a caller ID is a real number at all."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import hmac
 
 import phonenumbers
 
-WITHHELD = {"", "anonymous", "restricted", "unknown", "private", "+266696687"}
+WITHHELD = frozenset({
+    # What Twilio puts in `From` when the caller withholds their number.
+    "", "anonymous", "restricted", "unknown", "unavailable", "blocked", "private",
+    "+266696687", "+7378742833", "+86282452253", "+2562533",
+})
 
 
 def normalise_number(raw: str, region: str = "US") -> str | None:
@@ -20,6 +25,20 @@ def normalise_number(raw: str, region: str = "US") -> str | None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def textable_number(caller: object) -> str | None:
+    """The caller's number in E.164 if it is a real one (one a text can go to), else None:
+    missing, withheld, `client:`/`sip:` or invalid."""
+    if not isinstance(caller, str) or caller.strip().lower() in WITHHELD:
+        return None
+    try:
+        number = phonenumbers.parse(caller.strip(), None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -31,11 +31,11 @@ from ivr.actions.demo import (
     describe_opening_hours,
     reset_link,
     spoken_digits,
-    textable_number,
 )
 from ivr.config import BusinessSettings, Settings
 from ivr.dialog.events import ActionDone
 from ivr.dialog.schema import ActionsSpec
+from ivr.privacy import textable_number
 from ivr.storage.db import session_scope
 from ivr.storage.migrate import upgrade
 from ivr.storage.repository import seed_demo_orders

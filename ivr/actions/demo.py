@@ -18,13 +18,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from ivr.actions.context import current
 from ivr.config import BusinessSettings, Settings
+from ivr.privacy import textable_number
 from ivr.storage.db import session_scope
 from ivr.storage.repository import find_order
 from ivr.telephony.sms import send_sms
@@ -81,21 +81,6 @@ RESET_NOT_SENT = (
     "Sorry, I couldn't send a text message to the number you're calling from. "
     "An agent can help you reset your password."
 )
-# What Twilio puts in `From` when the caller withholds their number.
-WITHHELD_CALLERS = frozenset(
-    {
-        "anonymous",
-        "restricted",
-        "unknown",
-        "unavailable",
-        "blocked",
-        "private",
-        "+266696687",
-        "+7378742833",
-        "+86282452253",
-        "+2562533",
-    }
-)
 
 
 class ActionSendPasswordReset(Action):
@@ -138,19 +123,6 @@ def send_reset_link(settings: Settings, caller: Any) -> bool:
         return False
     log.info("password reset SMS queued as %s", sid)
     return True
-
-
-def textable_number(caller: Any) -> str | None:
-    """The caller's number in E.164 if it is a real one, else None (missing or withheld)."""
-    if not isinstance(caller, str) or caller.strip().lower() in WITHHELD_CALLERS:
-        return None
-    try:
-        number = phonenumbers.parse(caller.strip(), None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def reset_link(base_url: str, token: str) -> str:
