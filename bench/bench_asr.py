@@ -12,7 +12,8 @@ Figures, per engine:
 - cost of making a recogniser, and memory per live recogniser;
 - real-time factor (RTF: processing time / audio duration) of one stream, as fast as it goes;
 - streams paced in real time (each chunk sent when its 20 ms would have arrived) in threads
-  of one process, as the server runs them, and in 2 processes sharing the load: the largest
+  of one process, in 2 processes sharing the load, and in threads of one process that feed a
+  recognition pool of 2 processes (how `ivr serve` runs PocketSphinx): the largest
   number of streams where every one keeps up (its lag, the time from the moment a chunk is
   complete to the moment it was processed, stays under 0.3 s at p99).
 
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from ivr.speech import audio  # noqa: E402
 from ivr.speech.asr import Recognizer, SpeechEngine, load_engine  # noqa: E402
+from ivr.speech.pool import RecognitionPool  # noqa: E402
 
 RATE = 16000
 CHUNK_MS = 20
@@ -223,8 +225,9 @@ def process_worker(engine_name: str, connection) -> None:  # type: ignore[no-unt
         connection.send(run_threads(engine, work, streams, seconds))
 
 
-def capacity_in_threads(work: Workload, seconds: float, steps: list[int]) -> tuple[int, list]:
-    engine = load(work)
+def capacity_in_threads(work: Workload, seconds: float, steps: list[int],
+                        engine: SpeechEngine | None = None) -> tuple[int, list]:
+    engine = engine or load(work)
     best, rows = 0, []
     for streams in steps:
         row = run_threads(engine, work, streams, seconds)
@@ -233,6 +236,20 @@ def capacity_in_threads(work: Workload, seconds: float, steps: list[int]) -> tup
             break
         best = streams
     return best, rows
+
+
+def capacity_in_pool(work: Workload, seconds: float, steps: list[int]) -> tuple[int, list]:
+    """Threads of one process feeding a recognition pool of 2 processes, as `ivr serve`
+    runs PocketSphinx streams (`asr_processes`)."""
+    pool = RecognitionPool(work.engine, vosk_model=work.vosk_model,  # type: ignore[arg-type]
+                           processes=2)
+    try:
+        warm = [pool.recognizer(work.phrases) for _ in range(2)]
+        for recognizer in warm:
+            recognizer.reset()  # both processes have loaded the model
+        return capacity_in_threads(work, seconds, steps, engine=pool)
+    finally:
+        pool.close()
 
 
 def capacity_in_processes(engine_name: str, seconds: float, steps: list[int]) -> tuple[int, list]:
@@ -305,10 +322,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"   threads, 1 process: {thread_rows}", flush=True)
         processes_best, process_rows = capacity_in_processes(engine_name, seconds, steps)
         print(f"   2 processes: {process_rows}", flush=True)
+        pool_best, pool_rows = capacity_in_pool(work, seconds, steps)
+        print(f"   threads + recognition pool of 2 processes: {pool_rows}", flush=True)
         report[engine_name] = {
             **basics,
             "threads_capacity": threads_best,
             "processes_capacity": processes_best,
+            "pool_capacity": pool_best,
+            "pool_rows": pool_rows,
             "thread_rows": thread_rows,
             "process_rows": process_rows,
         }
@@ -327,6 +348,7 @@ def print_table(report: dict[str, dict]) -> None:
         "RTF",
         "streams, threads in 1 process",
         "streams, 2 processes",
+        "streams, threads + pool of 2",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -340,6 +362,7 @@ def print_table(report: dict[str, dict]) -> None:
             f"{row['rtf']:.3f}",
             f">= {row['threads_capacity']}",
             f">= {row['processes_capacity']}",
+            f">= {row['pool_capacity']}",
         )
         print("| " + " | ".join(cells) + " |")
     print(

@@ -2,28 +2,58 @@
 `ivr serve` (gunicorn gthread, PocketSphinx by default) on loopback.
 
     .venv/bin/python bench/bench_streams.py [--streams 1,10,20] [--engine pocketsphinx]
+        [--arrivals spread|burst] [--spread-seconds 8]
 
 Each caller opens `/voice/stream` like Twilio, waits for the disclosure and the question to
 finish, then speaks espeak-ng sentences in real time (8 kHz mu-law, 20 ms frames) and waits
-for the answer. Reported per concurrency level:
+for the answer. The sentences are rendered once, in this process.
+
+So that the figures measure the server rather than the load generator, the callers run in
+separate client processes (spawned, at most 5 callers each; a caller is a thread plus its
+`StreamCaller`'s reader thread); each sends its figures back through a pipe and this process
+adds them up. Every process timestamps with the same system-wide monotonic clock.
+
+Arrivals (`--arrivals`):
+
+- `spread` (the default): caller i starts at a random offset, uniform in
+  [0, `--spread-seconds`) and seeded (1234) so that runs compare, as calls arrive in real life;
+- `burst`: every caller starts at the same moment, the worst case where everybody finishes
+  the same sentence within the same 20 ms.
+
+Reported per concurrency level, after a warm-up of 4 callers at once:
 
 - first audio: stream start to the first frame of the disclosure;
 - turn latency: the caller's last voiced frame to the first frame of the bot's answer, minus
   the configured end-of-speech silence (what the caller waits beyond that pause);
-- server CPU per second of caller audio, and whether every turn was understood.
+- turns missed (no answer within 10 s), and callers that failed with an error;
+- wall: the level's start (before the arrival offsets) to the last caller's hang-up;
+- server CPU: CPU seconds used by the whole server process tree (gunicorn master, workers and
+  their children, such as the synthesis worker) divided by the wall time, in cores, and per
+  second of caller audio (the four sentences, not the silence around them).
+
+After the table, the turn latency p50/p95 of each sentence at the last level shows which
+kind of turn is slow.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import multiprocessing
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any, TypedDict
 
 import requests
 
@@ -37,6 +67,38 @@ from ivr.streams.caller import StreamCaller  # noqa: E402
 SENTENCES = ["where is my order", "one two three four five six", "yes",
              "what are your opening hours"]
 END_OF_SPEECH_MS = 600
+CALLERS_PER_PROCESS = 5
+ARRIVAL_SEED = 1234
+WARM_UP_CALLERS = 4
+START_MARGIN = 0.1  # seconds between telling the client processes "go" and the first start
+
+Phrase = tuple[str, bytes]  # a sentence and its 8 kHz mu-law audio
+
+
+class Results(TypedDict):
+    """One level's figures, in seconds (a plain dict, so that it pickles between processes)."""
+
+    first_audio: list[float]
+    turn: list[float]
+    missed: list[float]
+    errors: list[float]
+    by_sentence: dict[str, list[float]]
+
+
+def empty_results() -> Results:
+    return {"first_audio": [], "turn": [], "missed": [], "errors": [], "by_sentence": {}}
+
+
+def merge(into: Results, part: Results) -> None:
+    into["first_audio"] += part["first_audio"]
+    into["turn"] += part["turn"]
+    into["missed"] += part["missed"]
+    into["errors"] += part["errors"]
+    for text, latencies in part["by_sentence"].items():
+        into["by_sentence"].setdefault(text, []).extend(latencies)
+
+
+# --- the server ----------------------------------------------------------------------------
 
 
 def speech(text: str, folder: Path) -> bytes:
@@ -79,6 +141,39 @@ def start_server(folder: Path, engine: str) -> tuple[subprocess.Popen, int]:
     raise SystemExit("the server did not start")
 
 
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (workers, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of the process tree under `pid`. Each process counts its own time and that of
+    its children that have exited (and been waited for), so the total never goes down."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(tick) for tick in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+# --- one caller (in a client process) ------------------------------------------------------
+
+
 def wait_quiet(call: StreamCaller, quiet: float = 0.4, limit: float = 30) -> None:
     """Keep sending silence until the bot has stopped talking for `quiet` seconds."""
     deadline = time.monotonic() + limit
@@ -89,16 +184,16 @@ def wait_quiet(call: StreamCaller, quiet: float = 0.4, limit: float = 30) -> Non
             return
 
 
-def one_caller(port: int, audio: list[bytes], results: dict[str, list[float]]) -> None:
-    sid = f"CAbench{time.monotonic_ns()}{threading.get_ident()}"
+def one_caller(port: int, phrases: list[Phrase], results: Results) -> None:
+    sid = f"CAbench{time.monotonic_ns()}{os.getpid()}{threading.get_ident()}"
     call = StreamCaller(f"ws://127.0.0.1:{port}/voice/stream", sid,
                         token.issue(DEVELOPMENT_SECRET_KEY.encode(), sid))
     call.connect()
     wait_quiet(call)
     if call.received.media_times:
         results["first_audio"].append(call.received.media_times[0] - call.started_at)
-    for phrase in audio:
-        call.play(phrase)
+    for text, audio in phrases:
+        call.play(audio)
         last_voiced = time.monotonic()
         before = len(call.received.media_times)
         deadline = last_voiced + 10
@@ -106,11 +201,108 @@ def one_caller(port: int, audio: list[bytes], results: dict[str, list[float]]) -
             call.silence(0.02)
         if len(call.received.media_times) > before:
             reply = call.received.media_times[before]
-            results["turn"].append(reply - last_voiced - END_OF_SPEECH_MS / 1000)
+            latency = reply - last_voiced - END_OF_SPEECH_MS / 1000
+            results["turn"].append(latency)
+            results["by_sentence"].setdefault(text, []).append(latency)
         else:
             results["missed"].append(1.0)
         wait_quiet(call)
     call.hang_up()
+
+
+def caller_at(start_at: float, port: int, phrases: list[Phrase], results: Results) -> None:
+    """Wait until `start_at` (monotonic), then call; an error is counted, not raised."""
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    try:
+        one_caller(port, phrases, results)
+    except Exception:
+        traceback.print_exc()
+        results["errors"].append(1.0)
+
+
+def client_process(connection: Connection, port: int, phrases: list[Phrase],
+                   offsets: list[float]) -> None:
+    """Body of a client process: say ready, receive the common start time, run one caller
+    thread per offset, and send the results back."""
+    connection.send("ready")
+    start: float = connection.recv()
+    results = empty_results()
+    threads = [threading.Thread(target=caller_at, args=(start + offset, port, phrases, results))
+               for offset in offsets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connection.send(results)
+    connection.close()
+
+
+# --- one level (in this process) -----------------------------------------------------------
+
+
+@dataclass
+class Level:
+    callers: int
+    processes: int
+    results: Results
+    wall: float  # seconds from the first possible start to the last caller's results
+    server_cpu: float  # CPU seconds of the server's process tree meanwhile
+
+
+def arrival_offsets(count: int, arrivals: str, spread: float) -> list[float]:
+    """When each caller starts, in seconds after the level's start."""
+    if arrivals == "burst":
+        return [0.0] * count
+    rng = random.Random(ARRIVAL_SEED)
+    return [rng.random() * spread for _ in range(count)]
+
+
+def start_clients(port: int, phrases: list[Phrase], offsets: list[float],
+                  ) -> list[tuple[BaseProcess, Connection]]:
+    """Spawn ceil(callers / CALLERS_PER_PROCESS) client processes, callers dealt round-robin."""
+    context = multiprocessing.get_context("spawn")
+    count = math.ceil(len(offsets) / CALLERS_PER_PROCESS)
+    clients = []
+    for index in range(count):
+        ours, theirs = context.Pipe()
+        process = context.Process(target=client_process, daemon=True,
+                                  args=(theirs, port, phrases, offsets[index::count]))
+        process.start()
+        theirs.close()  # so that our end sees EOF if the client dies
+        clients.append((process, ours))
+    return clients
+
+
+def receive(process: BaseProcess, connection: Connection) -> Any:
+    try:
+        return connection.recv()
+    except EOFError:
+        process.join(5)
+        raise SystemExit(f"client process {process.pid} died "
+                         f"(exit code {process.exitcode})") from None
+
+
+def run_level(server_pid: int, port: int, phrases: list[Phrase],
+              offsets: list[float]) -> Level:
+    clients = start_clients(port, phrases, offsets)
+    for process, connection in clients:
+        receive(process, connection)  # "ready": imports done, so starts are not delayed
+    cpu_before = cpu_seconds(server_pid)
+    start = time.monotonic() + START_MARGIN
+    for _, connection in clients:
+        connection.send(start)
+    results = empty_results()
+    for process, connection in clients:
+        merge(results, receive(process, connection))
+    wall = time.monotonic() - start
+    server_cpu = cpu_seconds(server_pid) - cpu_before
+    for process, connection in clients:
+        connection.close()
+        process.join(5)
+    return Level(len(offsets), len(clients), results, wall, server_cpu)
+
+
+# --- the report ----------------------------------------------------------------------------
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -118,58 +310,69 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))] if values else 0
 
 
-def cpu_seconds(pid: int) -> float:
-    total = 0.0
-    for child in [pid, *map(int, subprocess.run(["pgrep", "-P", str(pid)], text=True,
-                                                capture_output=True).stdout.split())]:
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
-    return total
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def print_header(opts: argparse.Namespace) -> None:
+    arrivals = (f"spread over {opts.spread_seconds:g} s (seed {ARRIVAL_SEED})"
+                if opts.arrivals == "spread" else "burst (all at once)")
+    print(f"{opts.engine} streams on gunicorn gthread, 2 workers; end of speech "
+          f"{END_OF_SPEECH_MS} ms; arrivals: {arrivals}; clients: up to "
+          f"{CALLERS_PER_PROCESS} callers per process")
+    print(f"{'streams':>8} {'clients':>7} {'first audio p50/max ms':>24} {'turn p50 ms':>12} "
+          f"{'turn p95 ms':>12} {'missed':>7} {'wall s':>7} {'server CPU':>11} "
+          f"{'CPU s per audio s':>18}")
+
+
+def print_level(level: Level, seconds_per_caller: float) -> None:
+    results = level.results
+    first, turn = results["first_audio"], results["turn"]
+    cores = f"{level.server_cpu / level.wall:.2f} cores"
+    per_audio = level.server_cpu / (seconds_per_caller * level.callers)
+    failed = f"  ({len(results['errors'])} callers failed)" if results["errors"] else ""
+    print(f"{level.callers:>8} {level.processes:>7} {ms(percentile(first, 50)):>11} / "
+          f"{ms(max(first, default=0)):<10} {ms(percentile(turn, 50)):>12} "
+          f"{ms(percentile(turn, 95)):>12} {len(results['missed']):>7} {level.wall:>7.1f} "
+          f"{cores:>11} {per_audio:>18.3f}{failed}")
+
+
+def print_sentences(level: Level) -> None:
+    print(f"\nturn latency by sentence at {level.callers} streams:")
+    print(f"  {'sentence':<30} {'turns':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    for text in SENTENCES:
+        latencies = level.results["by_sentence"].get(text, [])
+        print(f"  {text:<30} {len(latencies):>6} {ms(percentile(latencies, 50)):>8} "
+              f"{ms(percentile(latencies, 95)):>8}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", default="1,10,20")
+    parser.add_argument("--streams", default="1,10,20",
+                        help="comma-separated concurrency levels")
     parser.add_argument("--engine", default="pocketsphinx")
+    parser.add_argument("--arrivals", choices=["burst", "spread"], default="spread",
+                        help="start every caller at once, or at seeded random offsets")
+    parser.add_argument("--spread-seconds", type=float, default=8.0,
+                        help="with --arrivals spread: offsets are uniform in [0, this)")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        audio = [speech(text, folder) for text in SENTENCES]
-        seconds_per_caller = sum(len(a) for a in audio) / 8000
+        phrases = [(text, speech(text, folder)) for text in SENTENCES]
+        seconds_per_caller = sum(len(audio) for _, audio in phrases) / 8000
         process, port = start_server(folder, opts.engine)
         try:
-            print(f"{opts.engine} streams on gunicorn gthread, 2 workers; end of speech "
-                  f"{END_OF_SPEECH_MS} ms")
-            print(f"{'streams':>8} {'first audio p50/max ms':>24} {'turn p50 ms':>12} "
-                  f"{'turn p95 ms':>12} {'missed':>7} {'CPU s per audio s':>18}")
+            print_header(opts)
             # Warm-up, not measured: each worker's first call prepares the grammar and starts
             # its synthesis process.
-            warm: dict[str, list[float]] = {"first_audio": [], "turn": [], "missed": []}
-            warmers = [threading.Thread(target=one_caller, args=(port, audio, warm))
-                       for _ in range(4)]
-            for thread in warmers:
-                thread.start()
-            for thread in warmers:
-                thread.join()
+            run_level(process.pid, port, phrases, [0.0] * WARM_UP_CALLERS)
+            level = None
             for count in (int(n) for n in opts.streams.split(",")):
-                results: dict[str, list[float]] = {"first_audio": [], "turn": [], "missed": []}
-                cpu_before = cpu_seconds(process.pid)
-                threads = [threading.Thread(target=one_caller, args=(port, audio, results))
-                           for _ in range(count)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                cpu = cpu_seconds(process.pid) - cpu_before
-                first = results["first_audio"]
-                print(f"{count:>8} {percentile(first, 50) * 1000:>11.0f} / "
-                      f"{max(first, default=0) * 1000:<10.0f} "
-                      f"{percentile(results['turn'], 50) * 1000:>12.0f} "
-                      f"{percentile(results['turn'], 95) * 1000:>12.0f} "
-                      f"{len(results['missed']):>7} {cpu / (seconds_per_caller * count):>18.3f}")
+                offsets = arrival_offsets(count, opts.arrivals, opts.spread_seconds)
+                level = run_level(process.pid, port, phrases, offsets)
+                print_level(level, seconds_per_caller)
+            if level is not None:
+                print_sentences(level)
         finally:
             process.terminate()
             process.wait(timeout=30)

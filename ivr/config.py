@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "IVR_FLOW": "default_flow",
     "IVR_ASR": "asr",
     "IVR_VOSK_MODEL": "vosk_model",
+    "IVR_ASR_PROCESSES": "asr_processes",
     "IVR_PROMPTS": "prompts_dir",
     "IVR_TTS": "tts",
     "IVR_END_OF_SPEECH_MS": "end_of_speech_ms",
@@ -118,6 +119,10 @@ class Settings(BaseModel):
     default_flow: str = "support"
     asr: Literal["twilio", "vosk", "pocketsphinx"] = "twilio"
     vosk_model: str | None = None
+    asr_processes: int | None = Field(
+        None, ge=0, le=64, description="Speech recognition processes per server process; "
+        "0: recognise in the server's own threads; unset: one per CPU for pocketsphinx "
+        "(which holds Python's GIL while it decodes), 0 for vosk (which does not)")
     prompts_dir: Path = Path("audio_prompts")
     tts: Literal["twilio", "pyttsx3"] = Field(
         "pyttsx3", description="pyttsx3: <Play> pre-rendered prompts, <Say> for the rest; "

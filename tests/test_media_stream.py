@@ -4,6 +4,8 @@ recognises it with PocketSphinx and answers with pre-rendered prompt audio."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -134,6 +136,33 @@ def test_agent_from_partial_results_transfers_and_closes_the_stream(stream_serve
     number = answer.find("Dial/Number")
     assert number is not None and number.text == "+15005550006"
     assert number.get("url") == f"https://ivr.example.com/voice/whisper/{call.call_sid}"
+
+
+def test_a_recognition_failure_sends_the_caller_to_a_person(stream_server,  # type: ignore[no-untyped-def]
+                                                            tmp_path) -> None:
+    url, settings, app = stream_server
+    call = caller_for(url, settings)
+    call.connect()
+    assert call.wait_quiet()
+    pool = app.extensions["ivr"]["engine"]
+    assert pool.worker_pids(), "PocketSphinx streams decode in worker processes by default"
+    for pid in pool.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    call.play(speech("where is my order", tmp_path))
+    assert call.wait_closed(timeout=20), "the stream closes so Twilio fetches the transfer"
+    db_call, turns, transfer = stored(settings, call.call_sid)
+    assert transfer is not None and transfer.trigger == "fault"
+    assert db_call.status == "transferring"
+    assert [turn.kind for turn in turns][-1] == "fault"
+    # The next call gets a new worker process and is understood again.
+    second = caller_for(url, settings)
+    second.connect()
+    assert second.wait_quiet()
+    second.play(speech("where is my order", tmp_path))
+    second.silence(1.5)
+    _, turns, _ = stored(settings, second.call_sid)
+    assert [turn.heard for turn in turns if turn.kind == "speech"] == ["where is my order"]
+    second.hang_up()
 
 
 def test_keys_work_on_the_stream(stream_server) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ used by one thread at a time, and many of them run in parallel threads.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class Recognizer(Protocol):
 
     def reset(self) -> None:
         """Forget the utterance in progress."""
+        ...
+
+    def close(self) -> None:
+        """Free what the recogniser holds; it is not used again."""
         ...
 
 
@@ -82,6 +87,26 @@ def load_engine(name: EngineName, *, vosk_model: str | None = None) -> SpeechEng
             engine = _create(name, key_model)
             _engines[key] = engine
     return engine
+
+
+def open_engine(name: EngineName, *, vosk_model: str | None = None,
+                processes: int | None = None) -> SpeechEngine:
+    """The engine streams use: `load_engine`'s, or a `RecognitionPool` of `processes` worker
+    processes. `processes=None` picks: one per CPU for PocketSphinx, whose decoding holds
+    Python's GIL and would stall the server's other threads; none for Vosk, which releases
+    the GIL and whose model would be loaded again in every process."""
+    if processes is None:
+        processes = (os.cpu_count() or 1) if name == "pocketsphinx" else 0
+    if processes <= 0:
+        return load_engine(name, vosk_model=vosk_model)
+    from ivr.speech.pool import RecognitionPool
+
+    if name == "vosk":
+        from ivr.speech.vosk_engine import looks_like_vosk_model
+
+        if not vosk_model or not looks_like_vosk_model(Path(vosk_model)):
+            _create(name, vosk_model)  # raises the error that says what is wrong
+    return RecognitionPool(name, vosk_model=vosk_model, processes=processes)
 
 
 def _create(name: str, vosk_model: str | None) -> SpeechEngine:

@@ -170,6 +170,9 @@ class PocketSphinxRecognizer:
             self._in_utterance = False
         self._partial = ""
 
+    def close(self) -> None:
+        self.reset()
+
     def _confidence(self) -> float | None:
         """Mean posterior probability of the recognised words (fillers and silence left out)."""
         posteriors = [

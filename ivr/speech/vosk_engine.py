@@ -108,6 +108,9 @@ class VoskRecognizer:
         self._recognizer = self._new_recognizer()
         self._partial = ""
 
+    def close(self) -> None:
+        self._partial = ""
+
 
 def _final(result_json: str) -> Transcript:
     """A final Transcript from Vosk's result; confidence is the mean of the word confidences."""

@@ -132,7 +132,8 @@ class StreamCaller:
         self.sequence += 1
         message["sequenceNumber"] = str(self.sequence)
         assert self._ws is not None
-        with self._lock, contextlib.suppress(simple_websocket.ConnectionClosed):
+        # A server that closes the stream mid-send shows as either error.
+        with self._lock, contextlib.suppress(simple_websocket.ConnectionClosed, OSError):
             self._ws.send(json.dumps(message))
 
     def _read(self) -> None:

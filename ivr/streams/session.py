@@ -11,12 +11,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ivr.calls import CallService, Inbound, Reply
-from ivr.dialog import Hangup, Listen, Say, Transfer
+from ivr.dialog import Directive, Hangup, Listen, Say, Transfer
 from ivr.nlu.escalation import asks_for_person
-from ivr.speech.asr import Recognizer, SpeechEngine, Transcript
+from ivr.speech.asr import Recognizer, SpeechEngine, SpeechEngineError, Transcript
 from ivr.speech.audio import ULAW_FRAME_BYTES, resample, ulaw_to_pcm16
 from ivr.speech.grammar import flow_phrases
 from ivr.speech.tts import PromptLibrary
@@ -129,17 +129,39 @@ class StreamSession:
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid
         self.caller = start.parameters.get("caller") or None
         self.timing.started_at = self.clock()
+        flow = self.calls.flow_named(start.parameters.get("flow"))
+        # The disclosure is fixed and pre-rendered: the caller hears it while the call is
+        # being stored, however long the database takes.
+        self._queue_speech(flow.disclosure, barge_in=False)
+        self.tick()
         reply = self._safely(lambda: self.calls.start(
             Inbound(self.call_sid, self.caller, flow=start.parameters.get("flow"))))
-        self._play(reply)
-        self.tick()  # the disclosure starts now; the recogniser is not needed before it ends
-        flow = self.calls.flow_named(start.parameters.get("flow"))
-        self.recognizer = self.engine.recognizer(flow_phrases(flow))
+        self._play(replace(reply, directives=_without_first_say(reply.directives,
+                                                                flow.disclosure)))
+        self.tick()  # the recogniser is not needed before the disclosure ends
+        try:
+            self.recognizer = self.engine.recognizer(flow_phrases(flow))
+        except SpeechEngineError as error:
+            self._recognition_failed(error)
         # Start this process's synthesis worker while the disclosure plays, so the first
         # answer with slot values does not wait for it (seconds of dead air otherwise).
         self.prompts.render_later(WARM_UP_TEXT)
 
     def _audio(self, ulaw: bytes) -> None:
+        try:
+            self._listen_to(ulaw)
+        except SpeechEngineError as error:
+            self._recognition_failed(error)
+
+    def _recognition_failed(self, error: SpeechEngineError) -> None:
+        """Nobody can understand the caller any more: a person takes the call."""
+        log.error("stream %s: speech recognition failed (%s); transferring", self.stream_sid,
+                  error)
+        self.recognizer = None
+        self._play(self.calls.fault(Inbound(self.call_sid, self.caller),
+                                    "speech recognition failed during the call"))
+
+    def _listen_to(self, ulaw: bytes) -> None:
         now = self.clock()
         pcm = ulaw_to_pcm16(ulaw)
         event = self.vad.feed(pcm)
@@ -200,7 +222,11 @@ class StreamSession:
         self.listen = None
         self.no_input_deadline = None
         if self.recognizer is not None:
-            self.recognizer.reset()
+            try:
+                self.recognizer.reset()
+            except SpeechEngineError as error:
+                self._recognition_failed(error)
+                return
         self.vad = EndOfSpeech(silence_ms=self.end_of_speech_ms)
         self.timing.turn_began_at = self.clock()
         self._play(self._safely(lambda: self.calls.turn(inbound)))
@@ -262,6 +288,17 @@ class StreamSession:
             start = max(self.playing_until, self.clock())
             self.no_input_deadline = start + self.listen.timeout_seconds
 
+    def close(self) -> None:
+        """The stream is over: free the recogniser."""
+        self.finished = True
+        if self.recognizer is not None:
+            recognizer, self.recognizer = self.recognizer, None
+            try:
+                recognizer.close()
+            except SpeechEngineError as error:
+                log.warning("stream %s: closing the recogniser failed (%s)", self.stream_sid,
+                            error)
+
     # Time -------------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -294,3 +331,10 @@ class StreamSession:
         if self.timing.turn_began_at is not None:
             self.timing.turn_latencies.append(now - self.timing.turn_began_at)
             self.timing.turn_began_at = None
+
+
+def _without_first_say(directives: list[Directive], text: str) -> list[Directive]:
+    """The directives, less a leading `Say(text)` that is already playing."""
+    if directives and isinstance(directives[0], Say) and directives[0].text == text:
+        return directives[1:]
+    return directives

@@ -86,11 +86,13 @@ def create_app(
     }
     _warn_unrendered_first_audio(app.extensions["ivr"]["prompts"], flows)
     if settings.asr != "twilio":
-        from ivr.speech.asr import load_engine
+        from ivr.speech.asr import open_engine
 
-        # One model per process, loaded before gunicorn forks so workers share its pages.
-        app.extensions["ivr"]["engine"] = load_engine(settings.asr,
-                                                      vosk_model=settings.vosk_model)
+        # In the server's process: one model, loaded before gunicorn forks so workers share
+        # its pages. A recognition pool starts its processes in each worker, on first use.
+        app.extensions["ivr"]["engine"] = open_engine(settings.asr,
+                                                      vosk_model=settings.vosk_model,
+                                                      processes=settings.asr_processes)
     if not settings.validate_signatures:
         log.warning("!!! Twilio signature checks are OFF (IVR_VALIDATE_SIGNATURES=false). "
                     "Anyone can drive calls on this server. Never do this in production. !!!")

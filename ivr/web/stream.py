@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, request
 from flask_sock import ConnectionClosed, Sock
 
-from ivr.speech.asr import SpeechEngine, load_engine
+from ivr.speech.asr import SpeechEngine, open_engine
 from ivr.streams.session import StreamSession
 from ivr.telephony.media_streams import stream_url
 from ivr.telephony.signature import is_signed_by_twilio
@@ -36,8 +36,9 @@ def engine() -> SpeechEngine:
     extensions = current_app.extensions["ivr"]
     with _engine_lock:
         if extensions.get("engine") is None:
-            extensions["engine"] = load_engine(stream_engine_name(),  # type: ignore[arg-type]
-                                               vosk_model=settings().vosk_model)
+            extensions["engine"] = open_engine(stream_engine_name(),  # type: ignore[arg-type]
+                                               vosk_model=settings().vosk_model,
+                                               processes=settings().asr_processes)
         return extensions["engine"]  # type: ignore[no-any-return]
 
 
@@ -78,5 +79,6 @@ def media_stream(ws) -> None:  # type: ignore[no-untyped-def]
     except ConnectionClosed:
         pass
     finally:
+        session.close()
         if ws.connected:
             ws.close()
