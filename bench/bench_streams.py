@@ -27,6 +27,7 @@ Reported per concurrency level, after a warm-up of 4 callers at once:
   the configured end-of-speech silence (what the caller waits beyond that pause);
 - turns missed (no answer within 10 s), and callers that failed with an error;
 - wall: the level's start (before the arrival offsets) to the last caller's hang-up;
+- server MB: the highest proportional set size (PSS) of the server's process tree;
 - server CPU: CPU seconds used by the whole server process tree (gunicorn master, workers and
   their children, such as the synthesis worker) divided by the wall time, in cores, and per
   second of caller audio (the four sentences, not the silence around them).
@@ -171,6 +172,44 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def memory_mb(pid: int) -> float:
+    """Proportional set size (shared pages split between their users) of the process tree
+    under `pid`, in MB: what the server really occupies, without double counting."""
+    total_kb = 0
+    for member in process_tree(pid):
+        try:
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total_kb += sum(int(line.split()[1]) for line in rollup.splitlines()
+                        if line.startswith("Pss:"))
+    return total_kb / 1024
+
+
+class PeakMemory:
+    """Samples `memory_mb` of a process tree every second in a thread; keeps the highest."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, memory_mb(self.pid))
+            if self._stop.wait(1.0):
+                return
+
+
 # --- one caller (in a client process) ------------------------------------------------------
 
 
@@ -247,6 +286,7 @@ class Level:
     results: Results
     wall: float  # seconds from the first possible start to the last caller's results
     server_cpu: float  # CPU seconds of the server's process tree meanwhile
+    server_mb: float  # the highest PSS of the server's process tree meanwhile
 
 
 def arrival_offsets(count: int, arrivals: str, spread: float) -> list[float]:
@@ -292,14 +332,15 @@ def run_level(server_pid: int, port: int, phrases: list[Phrase],
     for _, connection in clients:
         connection.send(start)
     results = empty_results()
-    for process, connection in clients:
-        merge(results, receive(process, connection))
+    with PeakMemory(server_pid) as memory:
+        for process, connection in clients:
+            merge(results, receive(process, connection))
     wall = time.monotonic() - start
     server_cpu = cpu_seconds(server_pid) - cpu_before
     for process, connection in clients:
         connection.close()
         process.join(5)
-    return Level(len(offsets), len(clients), results, wall, server_cpu)
+    return Level(len(offsets), len(clients), results, wall, server_cpu, memory.peak)
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -322,7 +363,7 @@ def print_header(opts: argparse.Namespace) -> None:
           f"{CALLERS_PER_PROCESS} callers per process")
     print(f"{'streams':>8} {'clients':>7} {'first audio p50/max ms':>24} {'turn p50 ms':>12} "
           f"{'turn p95 ms':>12} {'missed':>7} {'wall s':>7} {'server CPU':>11} "
-          f"{'CPU s per audio s':>18}")
+          f"{'CPU s per audio s':>18} {'server MB':>10}")
 
 
 def print_level(level: Level, seconds_per_caller: float) -> None:
@@ -334,7 +375,7 @@ def print_level(level: Level, seconds_per_caller: float) -> None:
     print(f"{level.callers:>8} {level.processes:>7} {ms(percentile(first, 50)):>11} / "
           f"{ms(max(first, default=0)):<10} {ms(percentile(turn, 50)):>12} "
           f"{ms(percentile(turn, 95)):>12} {len(results['missed']):>7} {level.wall:>7.1f} "
-          f"{cores:>11} {per_audio:>18.3f}{failed}")
+          f"{cores:>11} {per_audio:>18.3f} {level.server_mb:>10.0f}{failed}")
 
 
 def print_sentences(level: Level) -> None:

@@ -2,7 +2,8 @@
 
 One `SpeechEngine` per process holds the model (loaded once, shared by every call); it makes
 one `Recognizer` per listening turn, for the phrases the flow expects there. Recognizers are
-used by one thread at a time, and many of them run in parallel threads.
+used by one thread at a time, and many of them run in parallel threads. `open_engine` may
+instead run them in worker processes (`ivr.speech.pool`), behind the same interface.
 """
 
 from __future__ import annotations
