@@ -6,7 +6,9 @@
 
 Each caller opens `/voice/stream` like Twilio, waits for the disclosure and the question to
 finish, then speaks espeak-ng sentences in real time (8 kHz mu-law, 20 ms frames) and waits
-for the answer. The sentences are rendered once, in this process.
+for each answer; one step keys an order number instead, its own (seeded in the database), so
+that the answer with it is new text, synthesised on demand as a real caller's would be. The
+sentences are rendered once, in this process.
 
 So that the figures measure the server rather than the load generator, the callers run in
 separate client processes (spawned, at most 5 callers each; a caller is a thread plus its
@@ -24,7 +26,8 @@ Reported per concurrency level, after a warm-up of 4 callers at once:
 
 - first audio: stream start to the first frame of the disclosure;
 - turn latency: the caller's last voiced frame to the first frame of the bot's answer, minus
-  the configured end-of-speech silence (what the caller waits beyond that pause);
+  the configured end-of-speech silence (what the caller waits beyond that pause); for the
+  keyed step, the last key to the first frame of the answer;
 - turns missed (no answer within 10 s), and callers that failed with an error;
 - wall: the level's start (before the arrival offsets) to the last caller's hang-up;
 - server MB: the highest proportional set size (PSS) of the server's process tree;
@@ -62,11 +65,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr.config import DEVELOPMENT_SECRET_KEY  # noqa: E402
+from ivr.storage.db import session_scope  # noqa: E402
+from ivr.storage.models import Order  # noqa: E402
 from ivr.streams import token  # noqa: E402
 from ivr.streams.caller import StreamCaller  # noqa: E402
 
-SENTENCES = ["where is my order", "one two three four five six", "yes",
-             "what are your opening hours"]
+ORDER_KEYS = "(keys its order number)"
+"""The step where the caller keys a six-digit order number of its own."""
+SENTENCES = ["where is my order", ORDER_KEYS, "yes", "what are your opening hours",
+             "one two three four five six"]
+"""The script of every call: the order number is keyed (each caller has its own, so the answer
+with it is synthesised on demand); the spoken digit string at the end is a no-match there, but
+the costliest utterance for the recogniser."""
+FIRST_ORDER = 710000
 END_OF_SPEECH_MS = 600
 CALLERS_PER_PROCESS = 5
 ARRIVAL_SEED = 1234
@@ -125,7 +136,7 @@ def start_server(folder: Path, engine: str) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "IVR_ASR": engine, "IVR_DATABASE_URL": f"sqlite:///{folder}/b.db",
            "IVR_CONFIG_DIR": str(ROOT / "config"), "IVR_DIALOGS": str(ROOT / "dialogs"),
            "IVR_PROMPTS": str(ROOT / "audio_prompts"),
-           "IVR_END_OF_SPEECH_MS": str(END_OF_SPEECH_MS),
+           "IVR_END_OF_SPEECH_MS": str(END_OF_SPEECH_MS), "IVR_DEMO_DATA": "false",
            "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     env.pop("IVR_SECRET_KEY", None)
     process = subprocess.Popen([str(ROOT / ".venv/bin/ivr"), "serve", "--port", str(port),
@@ -140,6 +151,14 @@ def start_server(folder: Path, engine: str) -> tuple[subprocess.Popen, int]:
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the server did not start")
+
+
+def seed_orders(folder: Path, count: int) -> None:
+    """Orders FIRST_ORDER, FIRST_ORDER + 1, ... (the demo orders are off), one per caller."""
+    with session_scope(f"sqlite:///{folder}/b.db") as session:
+        session.add_all(Order(order_number=str(FIRST_ORDER + n), status="shipped",
+                              detail="shipped on Monday and should arrive by Thursday")
+                        for n in range(count))
 
 
 def process_tree(root: int) -> list[int]:
@@ -223,7 +242,19 @@ def wait_quiet(call: StreamCaller, quiet: float = 0.4, limit: float = 30) -> Non
             return
 
 
-def one_caller(port: int, phrases: list[Phrase], results: Results) -> None:
+def say_or_key(call: StreamCaller, text: str, audio: bytes, order: str) -> float:
+    """Speak the sentence (or key the order number); returns when the caller went quiet:
+    the last voiced frame, or the last key."""
+    if text == ORDER_KEYS:
+        call.press(order[:-1])
+        last_key = time.monotonic()
+        call.press(order[-1])
+        return last_key
+    call.play(audio)
+    return time.monotonic()
+
+
+def one_caller(port: int, phrases: list[Phrase], order: str, results: Results) -> None:
     sid = f"CAbench{time.monotonic_ns()}{os.getpid()}{threading.get_ident()}"
     call = StreamCaller(f"ws://127.0.0.1:{port}/voice/stream", sid,
                         token.issue(DEVELOPMENT_SECRET_KEY.encode(), sid))
@@ -232,15 +263,15 @@ def one_caller(port: int, phrases: list[Phrase], results: Results) -> None:
     if call.received.media_times:
         results["first_audio"].append(call.received.media_times[0] - call.started_at)
     for text, audio in phrases:
-        call.play(audio)
-        last_voiced = time.monotonic()
         before = len(call.received.media_times)
-        deadline = last_voiced + 10
+        quiet_at = say_or_key(call, text, audio, order)
+        deadline = quiet_at + 10
         while len(call.received.media_times) == before and time.monotonic() < deadline:
             call.silence(0.02)
         if len(call.received.media_times) > before:
             reply = call.received.media_times[before]
-            latency = reply - last_voiced - END_OF_SPEECH_MS / 1000
+            pause = 0.0 if text == ORDER_KEYS else END_OF_SPEECH_MS / 1000
+            latency = reply - quiet_at - pause
             results["turn"].append(latency)
             results["by_sentence"].setdefault(text, []).append(latency)
         else:
@@ -249,25 +280,27 @@ def one_caller(port: int, phrases: list[Phrase], results: Results) -> None:
     call.hang_up()
 
 
-def caller_at(start_at: float, port: int, phrases: list[Phrase], results: Results) -> None:
+def caller_at(start_at: float, port: int, phrases: list[Phrase], order: str,
+              results: Results) -> None:
     """Wait until `start_at` (monotonic), then call; an error is counted, not raised."""
     time.sleep(max(0.0, start_at - time.monotonic()))
     try:
-        one_caller(port, phrases, results)
+        one_caller(port, phrases, order, results)
     except Exception:
         traceback.print_exc()
         results["errors"].append(1.0)
 
 
 def client_process(connection: Connection, port: int, phrases: list[Phrase],
-                   offsets: list[float]) -> None:
+                   offsets: list[float], orders: list[str]) -> None:
     """Body of a client process: say ready, receive the common start time, run one caller
     thread per offset, and send the results back."""
     connection.send("ready")
     start: float = connection.recv()
     results = empty_results()
-    threads = [threading.Thread(target=caller_at, args=(start + offset, port, phrases, results))
-               for offset in offsets]
+    threads = [threading.Thread(target=caller_at,
+                                args=(start + offset, port, phrases, order, results))
+               for offset, order in zip(offsets, orders, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -297,7 +330,7 @@ def arrival_offsets(count: int, arrivals: str, spread: float) -> list[float]:
     return [rng.random() * spread for _ in range(count)]
 
 
-def start_clients(port: int, phrases: list[Phrase], offsets: list[float],
+def start_clients(port: int, phrases: list[Phrase], offsets: list[float], orders: list[str],
                   ) -> list[tuple[BaseProcess, Connection]]:
     """Spawn ceil(callers / CALLERS_PER_PROCESS) client processes, callers dealt round-robin."""
     context = multiprocessing.get_context("spawn")
@@ -306,7 +339,8 @@ def start_clients(port: int, phrases: list[Phrase], offsets: list[float],
     for index in range(count):
         ours, theirs = context.Pipe()
         process = context.Process(target=client_process, daemon=True,
-                                  args=(theirs, port, phrases, offsets[index::count]))
+                                  args=(theirs, port, phrases, offsets[index::count],
+                                        orders[index::count]))
         process.start()
         theirs.close()  # so that our end sees EOF if the client dies
         clients.append((process, ours))
@@ -323,8 +357,8 @@ def receive(process: BaseProcess, connection: Connection) -> Any:
 
 
 def run_level(server_pid: int, port: int, phrases: list[Phrase],
-              offsets: list[float]) -> Level:
-    clients = start_clients(port, phrases, offsets)
+              offsets: list[float], orders: list[str]) -> Level:
+    clients = start_clients(port, phrases, offsets, orders)
     for process, connection in clients:
         receive(process, connection)  # "ready": imports done, so starts are not delayed
     cpu_before = cpu_seconds(server_pid)
@@ -399,18 +433,24 @@ def main() -> None:
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        phrases = [(text, speech(text, folder)) for text in SENTENCES]
+        phrases = [(text, b"" if text == ORDER_KEYS else speech(text, folder))
+                   for text in SENTENCES]
         seconds_per_caller = sum(len(audio) for _, audio in phrases) / 8000
+        counts = [int(n) for n in opts.streams.split(",")]
         process, port = start_server(folder, opts.engine)
+        seed_orders(folder, WARM_UP_CALLERS + sum(counts))
+        orders = (str(FIRST_ORDER + n) for n in range(WARM_UP_CALLERS + sum(counts)))
         try:
             print_header(opts)
             # Warm-up, not measured: each worker's first call prepares the grammar and starts
             # its synthesis process.
-            run_level(process.pid, port, phrases, [0.0] * WARM_UP_CALLERS)
+            run_level(process.pid, port, phrases, [0.0] * WARM_UP_CALLERS,
+                      [next(orders) for _ in range(WARM_UP_CALLERS)])
             level = None
-            for count in (int(n) for n in opts.streams.split(",")):
+            for count in counts:
                 offsets = arrival_offsets(count, opts.arrivals, opts.spread_seconds)
-                level = run_level(process.pid, port, phrases, offsets)
+                level = run_level(process.pid, port, phrases, offsets,
+                                  [next(orders) for _ in range(count)])
                 print_level(level, seconds_per_caller)
             if level is not None:
                 print_sentences(level)
