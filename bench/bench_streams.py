@@ -31,6 +31,9 @@ Reported per concurrency level, after a warm-up of 4 callers at once:
 - turns missed (no answer within 10 s), and callers that failed with an error;
 - wall: the level's start (before the arrival offsets) to the last caller's hang-up;
 - server MB: the highest proportional set size (PSS) of the server's process tree;
+- audio gap max: the longest wait between two frames of one prompt, over all callers (the
+  server sends 120 ms ahead, so what exceeds that is silence the caller hears mid-prompt, and a
+  caller who takes it for the end of the prompt starts talking over it);
 - server CPU: CPU seconds used by the whole server process tree (gunicorn master, workers and
   their children, such as the synthesis worker) divided by the wall time, in cores, and per
   second of caller audio (the four sentences, not the silence around them).
@@ -42,6 +45,7 @@ kind of turn is slow.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import multiprocessing
 import os
@@ -94,11 +98,13 @@ class Results(TypedDict):
     turn: list[float]
     missed: list[float]
     errors: list[float]
+    stalls: list[float]
     by_sentence: dict[str, list[float]]
 
 
 def empty_results() -> Results:
-    return {"first_audio": [], "turn": [], "missed": [], "errors": [], "by_sentence": {}}
+    return {"first_audio": [], "turn": [], "missed": [], "errors": [], "stalls": [],
+            "by_sentence": {}}
 
 
 def merge(into: Results, part: Results) -> None:
@@ -106,6 +112,7 @@ def merge(into: Results, part: Results) -> None:
     into["turn"] += part["turn"]
     into["missed"] += part["missed"]
     into["errors"] += part["errors"]
+    into["stalls"] += part["stalls"]
     for text, latencies in part["by_sentence"].items():
         into["by_sentence"].setdefault(text, []).extend(latencies)
 
@@ -254,6 +261,20 @@ def say_or_key(call: StreamCaller, text: str, audio: bytes, order: str) -> float
     return time.monotonic()
 
 
+def longest_stall(media_times: list[float], boundaries: list[float]) -> float:
+    """The longest wait between two frames of the same prompt (no mark or clear between
+    them): 20 ms when the bot's audio flows evenly; the server sends 120 ms ahead, so a wait
+    beyond that is a hole in what the caller hears."""
+    longest, marks = 0.0, iter(sorted(boundaries))
+    next_mark = next(marks, float("inf"))
+    for earlier, later in itertools.pairwise(media_times):
+        while next_mark < earlier:
+            next_mark = next(marks, float("inf"))
+        if next_mark > later:  # both frames belong to one prompt
+            longest = max(longest, later - earlier)
+    return longest
+
+
 def one_caller(port: int, phrases: list[Phrase], order: str, results: Results) -> None:
     sid = f"CAbench{time.monotonic_ns()}{os.getpid()}{threading.get_ident()}"
     call = StreamCaller(f"ws://127.0.0.1:{port}/voice/stream", sid,
@@ -278,6 +299,8 @@ def one_caller(port: int, phrases: list[Phrase], order: str, results: Results) -
             results["missed"].append(1.0)
         wait_quiet(call)
     call.hang_up()
+    results["stalls"].append(longest_stall(call.received.media_times,
+                                           call.received.mark_times + call.received.clears))
 
 
 def caller_at(start_at: float, port: int, phrases: list[Phrase], order: str,
@@ -397,7 +420,7 @@ def print_header(opts: argparse.Namespace) -> None:
           f"{CALLERS_PER_PROCESS} callers per process")
     print(f"{'streams':>8} {'clients':>7} {'first audio p50/max ms':>24} {'turn p50 ms':>12} "
           f"{'turn p95 ms':>12} {'missed':>7} {'wall s':>7} {'server CPU':>11} "
-          f"{'CPU s per audio s':>18} {'server MB':>10}")
+          f"{'CPU s per audio s':>18} {'server MB':>10} {'audio gap max ms':>17}")
 
 
 def print_level(level: Level, seconds_per_caller: float) -> None:
@@ -409,7 +432,8 @@ def print_level(level: Level, seconds_per_caller: float) -> None:
     print(f"{level.callers:>8} {level.processes:>7} {ms(percentile(first, 50)):>11} / "
           f"{ms(max(first, default=0)):<10} {ms(percentile(turn, 50)):>12} "
           f"{ms(percentile(turn, 95)):>12} {len(results['missed']):>7} {level.wall:>7.1f} "
-          f"{cores:>11} {per_audio:>18.3f} {level.server_mb:>10.0f}{failed}")
+          f"{cores:>11} {per_audio:>18.3f} {level.server_mb:>10.0f} "
+          f"{ms(max(results['stalls'], default=0)):>17}{failed}")
 
 
 def print_sentences(level: Level) -> None:

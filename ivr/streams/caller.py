@@ -26,6 +26,7 @@ class Received:
     media_times: list[float] = field(default_factory=list)
     media_bytes: int = 0
     marks: list[str] = field(default_factory=list)
+    mark_times: list[float] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)
     closed_at: float | None = None
 
@@ -152,6 +153,7 @@ class StreamCaller:
                             base64.b64decode(message["media"]["payload"]))
                     case "mark":
                         self.received.marks.append(message["mark"]["name"])
+                        self.received.mark_times.append(now)
                     case "clear":
                         self.received.clears.append(now)
         except simple_websocket.ConnectionClosed:
