@@ -19,7 +19,7 @@ from ivr.dialog.schema import Flow
 from ivr.speech.asr import SpeechEngineError, load_engine, open_engine
 from ivr.speech.grammar import flow_phrases
 from ivr.speech.pocketsphinx_engine import PocketSphinxEngine
-from ivr.speech.pool import RecognitionPool
+from ivr.speech.pool import PooledRecognizer, RecognitionPool
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +89,18 @@ def test_closed_and_dropped_recognizers_are_freed_in_the_workers(
         closed.feed(b"\0" * CHUNK)
 
 
+def running_recognizer(pool: RecognitionPool, phrases: list[str]) -> tuple[PooledRecognizer, int]:
+    """A recogniser whose process has answered once, and that process's id."""
+    recognizer = pool.recognizer(phrases)
+    recognizer.reset()
+    assert recognizer.worker_pid is not None
+    return recognizer, recognizer.worker_pid
+
+
 def test_a_killed_worker_fails_its_calls_and_is_replaced(
     pool: RecognitionPool, phrases: list[str], workdir: Path
 ) -> None:
-    doomed = pool.recognizer(phrases)
-    doomed.reset()
-    old_pid = doomed.worker_pid
-    assert old_pid is not None
+    doomed, old_pid = running_recognizer(pool, phrases)
     os.kill(old_pid, signal.SIGKILL)
     with pytest.raises(SpeechEngineError, match="stopped"):
         stream(doomed, say(workdir, "where is my order"))
@@ -110,10 +115,7 @@ def test_a_killed_worker_fails_its_calls_and_is_replaced(
 def test_a_hung_worker_is_killed_after_the_timeout(
     pool: RecognitionPool, phrases: list[str], workdir: Path
 ) -> None:
-    stuck = pool.recognizer(phrases)
-    stuck.reset()
-    pid = stuck.worker_pid
-    assert pid is not None
+    stuck, pid = running_recognizer(pool, phrases)
     os.kill(pid, signal.SIGSTOP)
     try:
         with pytest.raises(SpeechEngineError, match="did not answer within 2 s"):
