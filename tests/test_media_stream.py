@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -107,6 +108,25 @@ def test_disclosure_audio_starts_at_once_and_intent_by_voice(stream_server, tmp_
     assert spoken and spoken[0].heard == "where is my order"
     assert spoken[0].intent == "order_status"
     assert 0 < (spoken[0].asr_confidence or 0) <= 1
+    call.hang_up()
+
+
+def test_the_disclosure_starts_before_the_call_is_stored(stream_server) -> None:  # type: ignore[no-untyped-def]
+    url, settings, _ = stream_server
+    database = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+    database.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's write lock
+    call = caller_for(url, settings)
+    try:
+        call.connect()
+        assert wait_for(lambda: call.received.media_times, 5)
+        with session_scope(settings.database_url) as session:
+            assert repository.get_call(session, call.call_sid) is None
+    finally:
+        database.rollback()
+        database.close()
+    assert wait_for(lambda: call.received.marks, 15), "the disclosure plays to its end"
+    db_call, _, _ = stored(settings, call.call_sid)
+    assert db_call.status == "in-progress"
     call.hang_up()
 
 

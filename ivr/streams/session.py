@@ -130,8 +130,8 @@ class StreamSession:
         self.caller = start.parameters.get("caller") or None
         self.timing.started_at = self.clock()
         flow = self.calls.flow_named(start.parameters.get("flow"))
-        # The disclosure is fixed and pre-rendered: the caller hears it while the call is
-        # being stored, however long the database takes.
+        # The disclosure is fixed and pre-rendered: its first frames go out before the call
+        # is stored (the audio sent ahead covers a normal database write).
         self._queue_speech(flow.disclosure, barge_in=False)
         self.tick()
         reply = self._safely(lambda: self.calls.start(
