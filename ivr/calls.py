@@ -1,9 +1,11 @@
 """The call use case: an inbound event in, directives and a hand-over out.
 
-`CallService.handle` loads the call's state from the database, has the NLU interpret what
-the caller said, steps the dialog engine, runs the custom actions it asks for, stores every
-turn, builds the summary when the call goes to a person, and returns what the caller should
-hear. The webhook and the media-stream transports share it.
+`CallService.start` and `.turn` read the call's state from the database, have the NLU
+interpret what the caller said, step the dialog engine and run the custom actions it asks for
+while holding no database lock, then store the turn in a short write transaction that checks
+the call was not moved on by another request meanwhile (optimistic concurrency: the stored
+turn count is the version). On a transfer they build the summary and pick who to ring, and
+they return what the caller should hear. The webhook and the media-stream transports share it.
 
 What callers said is understood as they said it, but stored redacted (`ivr.redaction`): the
 heard text, keyed digits, the bot's replies and free-text slot values.
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ivr.actions.runner import ActionRunner
 from ivr.config import Settings
@@ -43,7 +46,7 @@ from ivr.privacy import pseudonymise
 from ivr.redaction import redact
 from ivr.routing import Router
 from ivr.storage import agents, repository
-from ivr.storage.db import transaction
+from ivr.storage.db import reading, transaction
 from ivr.storage.models import as_utc
 from ivr.storage.repository import CallRecord
 from ivr.summary import TurnRecord, build_summary
@@ -51,6 +54,7 @@ from ivr.summary import TurnRecord, build_summary
 log = logging.getLogger(__name__)
 
 MAX_ACTIONS_PER_TURN = 5
+MAX_DECISIONS = 3  # a turn decided again when another request for the call was stored first
 MAX_HEARD_CHARS = 2000
 REPEAT_CALLER_DAYS = 30
 HANDOVER_INTRO = (
@@ -109,6 +113,21 @@ class Reply:
     intent: str | None = None
     confidence: float | None = None
     summary: dict[str, object] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A turn decided on the call's state as read, not stored yet: the state it leads to, what
+    the caller hears and the turn rows (the caller's, then each action's)."""
+
+    flow: Flow
+    state: CallState
+    reply: Reply
+    turns: list[dict[str, object]]
+
+
+class CallMovedOn(Exception):
+    """Another request for the same call was stored between a turn's read and its write."""
 
 
 class CallService:
@@ -227,27 +246,54 @@ class CallService:
         return self.flows[self.settings.default_flow]
 
     def _handle(self, inbound: Inbound, *, starting: bool) -> Reply:
+        """Read the call, decide the turn with no database lock held (NLU and custom actions
+        can take a while), then store it in a short write transaction, provided no other
+        request for the call was stored meanwhile; if one was, decide again on what it left."""
         began = time.perf_counter()
+        for _ in range(MAX_DECISIONS):
+            with reading(self.settings.database_url) as connection:
+                call = repository.read_call(connection, inbound.call_sid)
+                flow = self._flow_for(call.flow if call else inbound.flow)
+                state = CallState.model_validate(call.state or {}) if call else CallState()
+                if call is not None and (starting or not state.node):
+                    return self._repeat_question(connection, call, flow, state)
+            try:
+                return self._store(inbound, call, self._decide(flow, state, call is None,
+                                                               inbound, began))
+            except CallMovedOn:
+                log.info("call %s: another request was stored during this turn; deciding "
+                         "again", inbound.call_sid)
+        raise CallMovedOn(f"the call kept moving on for {MAX_DECISIONS} attempts")
+
+    def _decide(self, flow: Flow, state: CallState, new_call: bool, inbound: Inbound,
+                began: float) -> Decision:
+        """What the caller's input does to the call as read, actions run; touches no table."""
+        if new_call:
+            return self._advance(flow, state, CallStarted(), inbound, began, kind="start")
+        if not inbound.text.strip() and not inbound.digits:
+            return self._advance(flow, state, NoInput(), inbound, began, kind="no_input")
+        event = self.interpreter(flow).interpret(inbound.text, inbound.digits,
+                                                 inbound.confidence)
+        kind = "digits" if inbound.digits else "speech"
+        return self._advance(flow, state, event, inbound, began, kind=kind)
+
+    def _store(self, inbound: Inbound, read: CallRecord | None, decision: Decision) -> Reply:
+        """Write the decided turn if the call is still as it was read (`CallMovedOn` if not)."""
         with transaction(self.settings.database_url) as connection:
-            call = repository.lock_call(connection, inbound.call_sid)
-            if call is None:
-                flow = self._flow_for(inbound.flow)
-                call = repository.open_call(connection, inbound.call_sid, flow.name,
-                                            pseudonymise(inbound.caller, self._pseudonym_key))
-                return self._advance(connection, call, flow, CallState(), CallStarted(),
-                                     inbound, began, kind="start")
-            flow = self._flow_for(call.flow)
-            state = CallState.model_validate(call.state or {})
-            if starting or not state.node:
-                return self._repeat_question(connection, call, flow, state)
-            if not inbound.text.strip() and not inbound.digits:
-                return self._advance(connection, call, flow, state, NoInput(), inbound, began,
-                                     kind="no_input")
-            event = self.interpreter(flow).interpret(inbound.text, inbound.digits,
-                                                     inbound.confidence)
-            kind = "digits" if inbound.digits else "speech"
-            return self._advance(connection, call, flow, state, event, inbound, began,
-                                 kind=kind)
+            if read is None:
+                caller_hash = pseudonymise(inbound.caller, self._pseudonym_key)
+                try:
+                    call = repository.open_call(connection, inbound.call_sid,
+                                                decision.flow.name, caller_hash)
+                except IntegrityError:  # the same call was opened by another request
+                    raise CallMovedOn("the call was opened meanwhile") from None
+            else:
+                locked = repository.lock_call(connection, inbound.call_sid)
+                if locked is None or locked.turn_count != read.turn_count:
+                    raise CallMovedOn("the call moved on meanwhile")
+                call = locked
+            repository.record_turns(connection, call, decision.turns)
+            return self._finish(connection, call, decision.flow, decision.state, decision.reply)
 
     def _repeat_question(self, connection: Connection, call: CallRecord, flow: Flow,
                          state: CallState) -> Reply:
@@ -268,8 +314,6 @@ class CallService:
 
     def _advance(
         self,
-        connection: Connection,
-        call: CallRecord,
         flow: Flow,
         state: CallState,
         event: Event,
@@ -277,8 +321,8 @@ class CallService:
         began: float,
         *,
         kind: str,
-    ) -> Reply:
-        """Step the engine, running the actions it asks for, and store the turn."""
+    ) -> Decision:
+        """Step the engine, running the actions it asks for; the turns to store come back."""
         node_before = state.node
         understood = event if isinstance(event, UserInput) else None
         directives: list[Directive] = []
@@ -291,7 +335,7 @@ class CallService:
                 break
             done = self.runner(flow).run(
                 action.name,
-                call_id=call.call_sid,
+                call_id=inbound.call_sid,
                 slots=dict(state.slots),
                 latest_text=inbound.text,
                 metadata={"caller": inbound.caller} if inbound.caller else {},
@@ -315,11 +359,10 @@ class CallService:
             "reply": _redacted(_said(directives)),
             "server_ms": round((time.perf_counter() - began) * 1000, 3),
         }
-        repository.record_turns(connection, call, [turn, *actions])
-        state = _without_personal_text(flow, state)
         reply = Reply(directives, flow.settings.language, flow.settings.voice,
-                      intent=turn["intent"], confidence=turn["intent_confidence"])  # type: ignore[arg-type]
-        return self._finish(connection, call, flow, state, reply)
+                      intent=understood.intent if understood else None,
+                      confidence=understood.intent_confidence if understood else None)
+        return Decision(flow, _without_personal_text(flow, state), reply, [turn, *actions])
 
     def _finish(self, connection: Connection, call: CallRecord, flow: Flow, state: CallState,
                 reply: Reply) -> Reply:

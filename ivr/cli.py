@@ -44,6 +44,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     from ivr.web import create_app
 
+    os.environ["IVR_THREADS"] = str(threads)  # database and action pools follow it
+
     try:
         app = create_app()
     except FlowError as error:

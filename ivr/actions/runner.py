@@ -25,6 +25,7 @@ from typing import Any
 
 import rasa_sdk
 import requests
+import requests.adapters
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.utils import all_subclasses
@@ -32,6 +33,7 @@ from rasa_sdk.utils import all_subclasses
 from ivr.actions.context import ActionContext, use
 from ivr.dialog.events import ActionDone
 from ivr.dialog.schema import ActionsSpec
+from ivr.storage.db import worker_threads
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +199,18 @@ class ActionRunner:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = requests.Session()
+            self._session = _pooled_session(worker_threads())
         return self._session
+
+
+def _pooled_session(connections: int) -> requests.Session:
+    """An HTTP session that keeps a connection to the action server for every request thread
+    (requests keeps 10 by default and opens a new one, then discards it, past that)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def tracker_state(
@@ -360,7 +372,9 @@ def _sync_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=8,
+            # One per request thread: a turn waiting for a free action thread would spend
+            # its action's time budget in the queue.
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=worker_threads(),
                                                      thread_name_prefix="ivr-action"))
         return _pool[1]
 

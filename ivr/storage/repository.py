@@ -95,9 +95,10 @@ class CallRecord:
 
 
 # Built once: composing a statement costs more than running it on SQLite.
-_LOCK_CALL = (select(Call.id, Call.call_sid, Call.flow, Call.state, Call.status, Call.turn_count,
+_READ_CALL = (select(Call.id, Call.call_sid, Call.flow, Call.state, Call.status, Call.turn_count,
                      Call.started_at, Call.caller_hash)
-              .where(Call.call_sid == bindparam("sid")).with_for_update())
+              .where(Call.call_sid == bindparam("sid")))
+_LOCK_CALL = _READ_CALL.with_for_update()
 _OPEN_CALL = insert(Call).returning(Call.id)
 _INSERT_TURNS = insert(Turn)
 _SAVE_CALL = (update(Call).where(Call.id == bindparam("cid"))
@@ -108,6 +109,13 @@ _TURNS_OF_CALL = (select(*Turn.__table__.columns).where(Turn.call_id == bindpara
 _LATEST_TRANSFER = (select(Transfer.queue, Transfer.targets, Transfer.attempt, Transfer.outcome)
                     .where(Transfer.call_id == bindparam("cid"))
                     .order_by(Transfer.id.desc()).limit(1))
+
+
+def read_call(connection: Connection, call_sid: str) -> CallRecord | None:
+    """The call as last stored, without a lock. Its `turn_count` is the version a later write
+    checks (`lock_call`): every stored turn moves it on."""
+    row = connection.execute(_READ_CALL, {"sid": call_sid}).first()
+    return CallRecord(*row) if row else None
 
 
 def lock_call(connection: Connection, call_sid: str) -> CallRecord | None:
