@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.redaction import MARKERS, find_personal_data, redact  # noqa: E402
+from ivr.privacy.redaction import MARKERS, find_personal_data, redact  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "redaction_corpus.yaml"
 PARAPHRASES = ROOT / "tests" / "data" / "paraphrases.yaml"

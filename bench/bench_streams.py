@@ -72,7 +72,7 @@ from ivr.config import DEVELOPMENT_SECRET_KEY  # noqa: E402
 from ivr.storage.db import session_scope  # noqa: E402
 from ivr.storage.models import Order  # noqa: E402
 from ivr.streams import token  # noqa: E402
-from ivr.streams.caller import StreamCaller  # noqa: E402
+from ivr.testing.stream_caller import StreamCaller  # noqa: E402
 
 ORDER_KEYS = "(keys its order number)"
 """The step where the caller keys a six-digit order number of its own."""

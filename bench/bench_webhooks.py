@@ -287,7 +287,7 @@ class StdlibClient:
 
 
 class RequestsClient:
-    """A keep-alive `requests.Session`, as `ivr.simulate.http_post` uses."""
+    """A keep-alive `requests.Session`, as `ivr.testing.simulated_call.http_post` uses."""
 
     def __init__(self, port: int):
         import requests
@@ -446,7 +446,7 @@ def distribution(values: Sequence[float]) -> dict[str, float]:
 
 def check_answer(sample: Sample, step: Step, *, ivr: bool) -> str | None:
     """Why this answer is wrong, or None. The baseline only has to answer a <Gather>."""
-    from ivr.simulate import parse_twiml
+    from ivr.testing.simulated_call import parse_twiml
 
     if sample.error:
         return sample.error
@@ -1050,13 +1050,13 @@ def profile(turns: int, top: int = 25) -> str:
     import flask
     from sqlalchemy.orm import Session
 
-    import ivr.calls
+    import ivr.app.calls
     import ivr.web.voice
     from ivr.actions.runner import ActionRunner
     from ivr.config import load_settings
     from ivr.nlu.interpreter import Interpreter
-    from ivr.simulate import SimulatedCall, flask_post
     from ivr.storage import repository
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
     from ivr.web import create_app
 
     lines: list[str] = []
@@ -1097,10 +1097,10 @@ def profile(turns: int, top: int = 25) -> str:
         timer.wrap_item(app.before_request_funcs["voice"], 0, PHASES[1])
         timer.wrap(flask.Request, "_load_form_data", PHASES[2])
         timer.wrap(ivr.web.voice, "is_signed_by_twilio", PHASES[3])
-        timer.wrap(ivr.calls.CallService, "_handle", PHASES[4])
+        timer.wrap(ivr.app.calls.CallService, "_handle", PHASES[4])
         timer.wrap(repository, "call_for_update", PHASES[5])
         timer.wrap(Interpreter, "interpret", PHASES[6])
-        timer.wrap(ivr.calls, "step", PHASES[7])
+        timer.wrap(ivr.app.calls, "step", PHASES[7])
         timer.wrap(ActionRunner, "run", PHASES[8])
         timer.wrap(Session, "commit", PHASES[9])
         timer.wrap(ivr.web.voice, "_render", PHASES[10])

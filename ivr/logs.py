@@ -2,7 +2,7 @@
 
 The `RedactingFilter` sits on every handler we install (and on gunicorn's), so whatever a
 module or a library logs — a message, its arguments, a traceback — passes through
-`ivr.redaction.redact` before it is written anywhere.
+`ivr.privacy.redaction.redact` before it is written anywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Literal
 
-from ivr.redaction import redact
+from ivr.privacy.redaction import redact
 
 LogFormat = Literal["json", "text"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -62,7 +62,7 @@ def client(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def new_call(client, settings):  # type: ignore[no-untyped-def]
     """A factory of simulated callers talking to the app through signed webhooks."""
-    from ivr.simulate import SimulatedCall, flask_post
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
 
     def make(**kwargs: object) -> SimulatedCall:
         return SimulatedCall(flask_post(client), auth_token=AUTH_TOKEN,

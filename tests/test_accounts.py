@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import ROOT, make_settings
 from sqlalchemy import select
 
-from ivr.accounts import (
+from ivr.app.accounts import (
     AUDIT,
     FIGURES,
     FLOWS,

@@ -35,7 +35,7 @@ from ivr.actions.demo import (
 from ivr.config import BusinessSettings, Settings
 from ivr.dialog.events import ActionDone
 from ivr.dialog.schema import ActionsSpec
-from ivr.privacy import textable_number
+from ivr.privacy.pseudonyms import textable_number
 from ivr.storage.db import session_scope
 from ivr.storage.migrate import upgrade
 from ivr.storage.repository import seed_demo_orders

@@ -15,18 +15,24 @@ import responses
 from conftest import AUTH_TOKEN, BUNDLED_FLOW, make_settings
 from test_flow_validation import GOOD
 
-from ivr.after_call import SURVEY_AGAIN, SURVEY_QUESTION, SURVEY_THANKS, AfterCall, call_reference
+from ivr.app.after_call import (
+    SURVEY_AGAIN,
+    SURVEY_QUESTION,
+    SURVEY_THANKS,
+    AfterCall,
+    call_reference,
+)
+from ivr.app.prompts import static_prompts
 from ivr.config import Settings
 from ivr.dialog import Hangup, Listen
 from ivr.dialog.engine import DEFAULT_GOODBYE
 from ivr.dialog.parse import FlowError, parse_flow
 from ivr.dialog.schema import Flow
-from ivr.prompts import static_prompts
-from ivr.simulate import Heard, SimulatedCall, flask_post
 from ivr.speech.tts import PromptLibrary
 from ivr.storage import repository, surveys
 from ivr.storage.db import session_scope
 from ivr.storage.models import Call
+from ivr.testing.simulated_call import Heard, SimulatedCall, flask_post
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLER = "+14155550123"  # SimulatedCall's caller
@@ -132,7 +138,7 @@ def test_key_4_is_stored_once(new_call, settings) -> None:  # type: ignore[no-un
     again = call.dial_ends("completed")  # Twilio retrying the <Dial action>
     assert again.twiml.endswith("<Response><Hangup /></Response>")
     assert stored(settings, call.call_sid).survey_score == 4
-    from ivr.data_rights import DataRights
+    from ivr.app.data_rights import DataRights
     from ivr.storage.db import session_scope
     from ivr.storage.surveys import survey_figures
 

@@ -17,12 +17,12 @@ import requests
 from conftest import make_settings
 from servers import PUBLIC_URL, TOKEN, start_servers
 
-from ivr.calls import CallService, Inbound
+from ivr.app.calls import CallService, Inbound
 from ivr.dialog.schema import ActionsSpec, Flow
-from ivr.simulate import SimulatedCall, http_post
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.migrate import upgrade
+from ivr.testing.simulated_call import SimulatedCall, http_post
 
 CALLERS = 40  # more than the server's 32 threads, more than a default connection pool
 

@@ -12,9 +12,9 @@ import pytest
 import responses
 from conftest import AUTH_TOKEN, make_settings
 
-from ivr.simulate import SimulatedCall, flask_post
 from ivr.storage import repository
 from ivr.storage.db import session_scope
+from ivr.testing.simulated_call import SimulatedCall, flask_post
 
 ACCOUNT = "AC00000000000000000000000000000000"
 CALLS = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Calls"
@@ -209,8 +209,8 @@ def test_an_agent_can_take_a_conference_call_on_screen(line) -> None:  # type: i
                   json={"sid": FIRST_LEG, "status": "in-progress", "parent_call_sid": None})
     responses.post(f"{CALLS}/{FIRST_LEG}.json", status=200, json={"sid": FIRST_LEG})
     call = escalated(new_call)
-    from ivr.calls import CallService
-    from ivr.handoff import HandoffService
+    from ivr.app.calls import CallService
+    from ivr.app.handoff import HandoffService
 
     handoff = HandoffService(CallService(settings, {}))
     answer = handoff.answer_on_screen(call.call_sid, FIRST_AGENT, "accept")

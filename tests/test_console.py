@@ -12,7 +12,7 @@ import pytest
 from conftest import make_settings
 from sqlalchemy import select
 
-from ivr.accounts import Accounts
+from ivr.app.accounts import Accounts
 from ivr.storage import audit
 from ivr.storage.db import session_scope
 from ivr.storage.models import User

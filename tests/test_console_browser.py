@@ -15,9 +15,9 @@ import requests
 from browser import headless_chromium
 from servers import free_port, serve
 
-from ivr.simulate import SimulatedCall, http_post
 from ivr.storage import audit
 from ivr.storage.db import session_scope
+from ivr.testing.simulated_call import SimulatedCall, http_post
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH_TOKEN = "browser-test-auth-token"

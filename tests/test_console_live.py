@@ -16,7 +16,7 @@ import responses
 from sqlalchemy import select
 from test_console import ANN_TARGET, BOB_TARGET, CALLER, PASSWORD, csrf_token, signed_in, text_of
 
-from ivr.accounts import Accounts
+from ivr.app.accounts import Accounts
 from ivr.storage import audit
 from ivr.storage.db import session_scope
 from ivr.storage.models import Call, Feedback, Transfer, Turn

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from ivr.config import Settings
-from ivr.simulate import SimulatedCall, http_post
 from ivr.storage import audit
 from ivr.storage.db import session_scope
 from ivr.storage.models import Feedback, Transfer
+from ivr.testing.simulated_call import SimulatedCall, http_post
 
 ANN_TARGET = "+15005550006"
 PASSWORD = "browser test password"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ivr.app.flows import SCHEMA_FILE, flow_json_schema, load_flows
 from ivr.dialog.parse import FlowError, parse_flow
-from ivr.flows import SCHEMA_FILE, flow_json_schema, load_flows
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\

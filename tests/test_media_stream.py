@@ -22,8 +22,8 @@ from werkzeug.serving import make_server
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.streams import token
-from ivr.streams.caller import StreamCaller
 from ivr.telephony.signature import sign
+from ivr.testing.stream_caller import StreamCaller
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 import responses
 from click.testing import CliRunner
 
-from ivr.cli_models import models
+from ivr.cli.models import models
 from ivr.speech.models import ModelDownloadError, download_model
 
 BASE = "https://models.example.com/vosk"

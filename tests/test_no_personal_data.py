@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from servers import PUBLIC_URL, TOKEN, start_servers
 
+from ivr.app.data_rights import DataRights
 from ivr.config import load_settings
-from ivr.data_rights import DataRights
 from ivr.logs import JsonFormatter, RedactingFilter, configure_logging, protect
-from ivr.simulate import SimulatedCall, http_post
+from ivr.testing.simulated_call import SimulatedCall, http_post
 
 CALLER = "+14155550123"
 SAID = [  # the flow transfers after the second misunderstanding: everything fits in two turns

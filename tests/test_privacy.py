@@ -15,9 +15,9 @@ from conftest import AUTH_TOKEN, make_settings
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.pool import NullPool
 
+from ivr.app.data_rights import DataRights, NotAPhoneNumber
 from ivr.cli import main
-from ivr.data_rights import DataRights, NotAPhoneNumber
-from ivr.privacy import pseudonymise
+from ivr.privacy.pseudonyms import pseudonymise
 from ivr.storage import audit, crypto, repository
 from ivr.storage.db import session_scope
 from ivr.storage.migrate import alembic_config, upgrade
@@ -73,7 +73,7 @@ def test_a_raw_database_file_holds_no_transcript_summary_or_number(new_call, sql
 
 @pytest.mark.postgres
 def test_postgres_stores_fernet_tokens(fresh_postgres_url) -> None:  # type: ignore[no-untyped-def]
-    from ivr.simulate import SimulatedCall, flask_post
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
     from ivr.web import create_app
 
     settings = make_settings(fresh_postgres_url)
@@ -300,7 +300,7 @@ def test_recordings_are_off_by_default(new_call) -> None:  # type: ignore[no-unt
 @pytest.fixture
 def recording_call(sqlite_url):  # type: ignore[no-untyped-def]
     """A caller on a server with recordings on, transferred; and that server's settings."""
-    from ivr.simulate import SimulatedCall, flask_post
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
     from ivr.web import create_app
 
     settings = make_settings(sqlite_url, privacy={"recordings": True})

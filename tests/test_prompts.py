@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from ivr.cli_prompts import prompts
+from ivr.app.prompts import first_audio, server_lines, static_prompts
+from ivr.cli.prompts import prompts
 from ivr.dialog.parse import parse_flow
 from ivr.dialog.schema import Flow
-from ivr.prompts import first_audio, server_lines, static_prompts
 from ivr.speech.audio import (
     FRAME_MS,
     ULAW_FRAME_BYTES,
@@ -394,7 +394,7 @@ def test_twiml_mode_plays_prerendered_prompts_and_says_the_rest(tmp_path: Path) 
 
     from conftest import make_settings
 
-    from ivr.simulate import SimulatedCall, flask_post
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
     from ivr.web import create_app
 
     prompts = tmp_path / "prompts"

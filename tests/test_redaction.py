@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ivr.nlu.entities import DIGIT_WORDS, REPEATERS, TENS_WORDS, spoken_digits
-from ivr.redaction import MARKERS, Finding, find_personal_data, luhn_valid, redact
+from ivr.privacy.redaction import MARKERS, Finding, find_personal_data, luhn_valid, redact
 
 CORPUS_FILE = Path(__file__).parent / "data" / "redaction_corpus.yaml"
 RECALL_MIN = {"CARD": 0.99, "SSN": 0.99, "CVV": 0.95, "EMAIL": 0.95, "PHONE": 0.95, "DOB": 0.95}

@@ -22,17 +22,17 @@ from click.testing import CliRunner
 from conftest import AUTH_TOKEN, BUNDLED_FLOW, ROOT, make_settings
 from servers import PUBLIC_URL, TOKEN, start_servers
 
+from ivr.app.routing import AgentDirectory, AgentInfo, Router
 from ivr.cli import main
-from ivr.cli_common import cli_actor
+from ivr.cli.common import cli_actor
 from ivr.config import Settings
 from ivr.dialog.parse import parse_flow
 from ivr.dialog.schema import Flow
-from ivr.routing import AgentDirectory, AgentInfo, Router
-from ivr.simulate import SimulatedCall, flask_post, http_post
 from ivr.storage import agents as agent_rows
 from ivr.storage import audit, repository
 from ivr.storage.db import session_scope, transaction
 from ivr.storage.migrate import upgrade
+from ivr.testing.simulated_call import SimulatedCall, flask_post, http_post
 
 ANN, BOB, CY, DAN = "+15005550101", "+15005550102", "client:cy", "sip:dan@pbx.example.com"
 CONFIGURED = ["+15005550006", "client:support-desk"]  # config/ivr.toml, queue support

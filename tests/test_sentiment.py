@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from ivr.app.prompts import server_lines
+from ivr.app.summary import TurnRecord, build_summary, sentiment_trend, spoken_summary
 from ivr.dialog import (
     ActionDone,
     CallStarted,
@@ -23,10 +25,8 @@ from ivr.dialog import (
 from ivr.dialog.engine import CARRY_ON, OFFER_ACCEPTED, PERSON_OFFER
 from ivr.nlu import Interpreter
 from ivr.nlu.sentiment import analyzer, score
-from ivr.prompts import server_lines
 from ivr.storage import repository
 from ivr.storage.db import session_scope
-from ivr.summary import TurnRecord, build_summary, sentiment_trend, spoken_summary
 
 # --- scores -----------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 from servers import PUBLIC_URL, TOKEN, start_servers
 
-from ivr.simulate import Post, SimulatedCall
 from ivr.storage import repository
 from ivr.storage.db import session_scope
+from ivr.testing.simulated_call import Post, SimulatedCall
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from ivr.actions.context import current
 from ivr.config import BusinessSettings, Settings
-from ivr.privacy import textable_number
+from ivr.privacy.pseudonyms import textable_number
 from ivr.storage.db import session_scope
 from ivr.storage.repository import find_order
 from ivr.telephony.sms import send_sms

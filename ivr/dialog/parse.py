@@ -1,6 +1,6 @@
 """Turn the text of a flow file into a `Flow`, or into errors that name file, line and fix.
 
-Pure: takes text, returns a model or raises `FlowError`. Reading files is `ivr.flows`'s job.
+Pure: takes text, returns a model or raises `FlowError`. Reading files is `ivr.app.flows`'s job.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class Base(DeclarativeBase):
 
 class Call(Base):
     """One phone call. `state` is the dialog engine's `CallState` as (encrypted) JSON; the caller
-    is only a keyed pseudonym (`ivr.privacy`)."""
+    is only a keyed pseudonym (`ivr.privacy.pseudonyms`)."""
 
     __tablename__ = "calls"
 

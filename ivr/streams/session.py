@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ivr.calls import CallService, Inbound, Reply
+from ivr.app.calls import CallService, Inbound, Reply
 from ivr.dialog import Directive, Hangup, Listen, Say, Transfer
 from ivr.nlu.escalation import asks_for_person
 from ivr.speech.asr import Recognizer, SpeechEngine, SpeechEngineError, Transcript

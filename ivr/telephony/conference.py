@@ -2,7 +2,7 @@
 music (`twiml.ConferencePlan`), the agent's leg is created through the REST API with the
 whisper, and joins on 1.
 
-TwiML documents and REST requests only; what to do when is decided in `ivr.handoff`.
+TwiML documents and REST requests only; what to do when is decided in `ivr.app.handoff`.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.accounts import Accounts
-from ivr.calls import CallService
+from ivr.app.accounts import Accounts
+from ivr.app.calls import CallService
+from ivr.app.flows import load_flows
+from ivr.app.handoff import HandoffService
 from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
-from ivr.flows import load_flows
-from ivr.handoff import HandoffService
 from ivr.speech.tts import PromptLibrary
 from ivr.storage import crypto, repository
 from ivr.storage.db import engine_for, session_scope
@@ -136,7 +136,7 @@ def create_app(
 
 def _warn_unrendered_first_audio(library: PromptLibrary, flows: dict[str, Flow]) -> None:
     """A call's first audio should never wait for synthesis: say so when it would."""
-    from ivr.prompts import first_audio
+    from ivr.app.prompts import first_audio
 
     missing = sorted(name for name, flow in flows.items()
                      if not all(library.has(text) for text in first_audio(flow)))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.accounts import OWN_CALLS, USERS, Account
-from ivr.routing import AgentDirectory, AgentError
+from ivr.app.accounts import OWN_CALLS, USERS, Account
+from ivr.app.routing import AgentDirectory, AgentError
 from ivr.storage.agents import OFFLINE, STATUSES
 from ivr.web.auth import current_account, page, require, secure_headers
 from ivr.web.context import calls, settings

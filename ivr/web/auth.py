@@ -27,7 +27,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from ivr.accounts import Account, Accounts, TooManyAttempts
+from ivr.app.accounts import Account, Accounts, TooManyAttempts
 
 auth = Blueprint("auth", __name__)
 

@@ -1,6 +1,6 @@
 """The agent console: server-rendered pages for agents, supervisors and admins.
 
-Agents see only calls they took (`ivr.accounts.may_see_call`); any other call is a 404, so the
+Agents see only calls they took (`ivr.app.accounts.may_see_call`); any other call is a 404, so the
 page does not even confirm it exists. Each call view is written to the audit trail in the same
 transaction that reads the call. Figures are aggregates only. URLs carry call SIDs, never
 phone numbers or words callers said.
@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from ivr.accounts import (
+from ivr.app.accounts import (
     AUDIT,
     FIGURES,
     FLOWS,
@@ -31,7 +31,7 @@ from ivr.accounts import (
     own_transfers,
 )
 from ivr.dialog.schema import Flow
-from ivr.redaction import redact
+from ivr.privacy.redaction import redact
 from ivr.storage import audit, repository, surveys
 from ivr.storage import feedback as feedback_store
 from ivr.storage import figures as figures_queries

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ivr.calls import CallService
+from ivr.app.calls import CallService
+from ivr.app.handoff import HandoffService
 from ivr.config import Settings
-from ivr.handoff import HandoffService
 from ivr.speech.tts import PromptLibrary
 
 

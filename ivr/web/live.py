@@ -22,9 +22,9 @@ from typing import Any, Literal
 from flask import Blueprint, Response, current_app, g, jsonify, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.accounts import OWN_CALLS, Account
+from ivr.app.accounts import OWN_CALLS, Account
+from ivr.app.handoff import ScreenAnswer
 from ivr.dialog.schema import Flow
-from ivr.handoff import ScreenAnswer
 from ivr.storage import audit, incoming
 from ivr.storage.db import session_scope
 from ivr.storage.models import utcnow

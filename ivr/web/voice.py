@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from flask import Blueprint, Response, abort, request, url_for
 
-from ivr.after_call import AfterCall
-from ivr.calls import AgentLeg, Fallback, Inbound, Reply
+from ivr.app.after_call import AfterCall
+from ivr.app.calls import AgentLeg, Fallback, Inbound, Reply
 from ivr.dialog import Listen
 from ivr.dialog.engine import DEFAULT_GOODBYE
 from ivr.streams import token

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
-from ivr.cli_agents import agents
-from ivr.cli_models import models
-from ivr.cli_privacy import export, forget, keys, purge
-from ivr.cli_prompts import prompts
-from ivr.cli_users import users
+from ivr.app.flows import flow_json_schema, load_flows
+from ivr.cli.agents import agents
+from ivr.cli.models import models
+from ivr.cli.privacy import export, forget, keys, purge
+from ivr.cli.prompts import prompts
+from ivr.cli.users import users
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
-from ivr.flows import flow_json_schema, load_flows
 
 
 @click.group()
@@ -137,9 +137,9 @@ def simulate(flow: str | None, caller: str) -> None:
     Type what the caller says; `#123` presses keys; an empty line is silence; start a line
     with `?0.2` to say it with speech confidence 0.2; `quit` hangs up.
     """
-    from ivr.simulate import SimulatedCall, flask_post
     from ivr.storage import repository
     from ivr.storage.db import session_scope
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
     from ivr.web import create_app
 
     logging.getLogger().setLevel(logging.WARNING)
@@ -204,5 +204,3 @@ def _fail_flows(error: FlowError) -> None:
     for issue in error.issues:
         click.echo(f"  {issue}", err=True)
     sys.exit(2)
-if __name__ == "__main__":
-    main()

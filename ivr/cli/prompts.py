@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from ivr.app.flows import load_flows
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
-from ivr.flows import load_flows
 
 
 @click.group()
@@ -52,7 +52,7 @@ def build(flows_dir: Path | None, out_dir: Path | None, prune: bool, timeout: fl
     """
     # Imported here, not at the top: the synthesis worker process re-imports the main
     # module (the `ivr` script, so this module too) and should not load the whole server.
-    from ivr.prompts import first_audio, static_prompts
+    from ivr.app.prompts import first_audio, static_prompts
     from ivr.speech.tts import PromptLibrary
 
     settings = load_settings()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ivr.cli_common import cli_actor, settings_for_data
-from ivr.data_rights import DataRights, NotAPhoneNumber
+from ivr.app.data_rights import DataRights, NotAPhoneNumber
+from ivr.cli.common import cli_actor, settings_for_data
 from ivr.storage import crypto
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

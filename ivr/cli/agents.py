@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ivr.cli_common import cli_actor, settings_for_data
-from ivr.cli_users import UsageProblem
-from ivr.routing import AgentDirectory, AgentError, AgentInfo
+from ivr.app.routing import AgentDirectory, AgentError, AgentInfo
+from ivr.cli.common import cli_actor, settings_for_data
+from ivr.cli.users import UsageProblem
 from ivr.storage.agents import AVAILABLE, OFFLINE, STATUSES
 
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from ivr.calls import Reply
+from ivr.app.calls import Reply
 from ivr.config import Settings
 from ivr.dialog import Flow, Hangup, Listen, Say
 from ivr.dialog.engine import DEFAULT_GOODBYE
-from ivr.privacy import textable_number
+from ivr.privacy.pseudonyms import textable_number
 from ivr.storage import repository, surveys
 from ivr.storage.db import session_scope
 from ivr.storage.models import utcnow

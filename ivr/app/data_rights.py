@@ -1,7 +1,7 @@
 """Retention and callers' rights: purge old data, forget a caller, export a caller's data.
 
-Callers are found by the pseudonym of their number (`ivr.privacy`), since numbers are never
-stored. Every operation writes its audit entry in the same transaction as the change.
+Callers are found by the pseudonym of their number (`ivr.privacy.pseudonyms`), since numbers
+are never stored. Every operation writes its audit entry in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ivr.config import Settings
-from ivr.privacy import is_phone_number, pseudonymise
+from ivr.privacy.pseudonyms import is_phone_number, pseudonymise
 from ivr.storage import audit, callers, rekey
 from ivr.storage.db import session_scope
 from ivr.storage.models import Call

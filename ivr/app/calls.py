@@ -7,7 +7,7 @@ the call was not moved on by another request meanwhile (optimistic concurrency: 
 turn count is the version). On a transfer they build the summary and pick who to ring, and
 they return what the caller should hear. The webhook and the media-stream transports share it.
 
-What callers said is understood as they said it, but stored redacted (`ivr.redaction`): the
+What callers said is understood as they said it, but stored redacted (`ivr.privacy.redaction`): the
 heard text, keyed digits, the bot's replies and free-text slot values.
 """
 
@@ -24,6 +24,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ivr.actions.runner import ActionRunner
+from ivr.app.routing import Router
+from ivr.app.summary import TurnRecord, build_summary
 from ivr.config import Settings
 from ivr.dialog import (
     CallStarted,
@@ -42,14 +44,12 @@ from ivr.dialog import (
 )
 from ivr.dialog.engine import current_listen
 from ivr.nlu.interpreter import Interpreter
-from ivr.privacy import pseudonymise
-from ivr.redaction import redact
-from ivr.routing import Router
+from ivr.privacy.pseudonyms import pseudonymise
+from ivr.privacy.redaction import redact
 from ivr.storage import agents, repository
 from ivr.storage.db import reading, transaction
 from ivr.storage.models import as_utc
 from ivr.storage.repository import CallRecord
-from ivr.summary import TurnRecord, build_summary
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ivr.accounts import AGENT_TARGET, AGENT_TARGET_RULES, USERNAME, normalise_username
+from ivr.app.accounts import AGENT_TARGET, AGENT_TARGET_RULES, USERNAME, normalise_username
 from ivr.config import Settings, TransferSettings
 from ivr.storage import agents, audit
 from ivr.storage.agents import OFFLINE, STATUSES, Db

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ivr.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError, Accounts
-from ivr.cli_common import cli_actor, settings_for_data
+from ivr.app.accounts import MIN_PASSWORD_LENGTH, ROLES, AccountError, Accounts
+from ivr.cli.common import cli_actor, settings_for_data
 
 
 class UsageProblem(click.ClickException):

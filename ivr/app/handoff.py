@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ivr.after_call import AfterCall
-from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, AgentLeg, CallService, Fallback, Reply
+from ivr.app.after_call import AfterCall
+from ivr.app.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, AgentLeg, CallService, Fallback, Reply
+from ivr.app.routing import Router
 from ivr.dialog import Hangup, Say, Transfer
-from ivr.routing import Router
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow

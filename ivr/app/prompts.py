@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ivr.after_call import survey_lines
-from ivr.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
+from ivr.app.after_call import survey_lines
+from ivr.app.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
+from ivr.app.handoff import HOLD_FIRST, HOLD_LATER
 from ivr.config import PrivacySettings, Settings, TransferSettings
 from ivr.dialog import CallStarted, CallState, Flow, Say, step
 from ivr.dialog.engine import (
@@ -21,7 +22,6 @@ from ivr.dialog.engine import (
     GENERIC_INVALID,
     PERSON_OFFER,
 )
-from ivr.handoff import HOLD_FIRST, HOLD_LATER
 from ivr.speech.tts import normalise
 
 
