@@ -13,25 +13,19 @@ import pytest
 import requests
 import responses
 from conftest import AUTH_TOKEN, BUNDLED_FLOW, make_settings
+from helpers.stored import stored_call
 from test_flow_validation import GOOD
 
-from ivr.app.after_call import (
-    SURVEY_AGAIN,
-    SURVEY_QUESTION,
-    SURVEY_THANKS,
-    AfterCall,
-    call_reference,
-)
+from ivr.app.after_call import AfterCall, call_reference
 from ivr.app.prompts import static_prompts
 from ivr.config import Settings
 from ivr.dialog import Hangup, Listen
-from ivr.dialog.engine import DEFAULT_GOODBYE
+from ivr.dialog.lines import DEFAULT_GOODBYE, SURVEY_AGAIN, SURVEY_QUESTION, SURVEY_THANKS
 from ivr.dialog.parse import FlowError, parse_flow
 from ivr.dialog.schema import Flow
 from ivr.speech.tts import PromptLibrary
-from ivr.storage import repository, surveys
+from ivr.storage import surveys
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call
 from ivr.testing.simulated_call import Heard, SimulatedCall, flask_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,14 +77,6 @@ def agent_leaves(call: SimulatedCall) -> Heard:
     return call.dial_ends("completed")
 
 
-def stored(settings: Settings, call_sid: str) -> Call:
-    with session_scope(settings.database_url) as session:
-        call = repository.get_call(session, call_sid)
-        assert call is not None
-        session.expunge(call)
-        return call
-
-
 def survey_gather(heard: Heard) -> ElementTree.Element:
     root = ElementTree.fromstring(heard.twiml)
     gather = root.find("Gather")
@@ -119,12 +105,10 @@ def test_the_survey_is_offered_when_the_agent_hangs_up(new_call, settings) -> No
     assert [element.tag for element in root] == ["Gather", "Say", "Hangup"]
     assert root[1].text == DEFAULT_GOODBYE
     assert SURVEY_QUESTION.startswith("Before you go: how satisfied were you with your call")
-    with session_scope(settings.database_url) as session:
-        call_row = repository.get_call(session, call.call_sid)
-        transfer = repository.latest_transfer(session, call_row)  # type: ignore[arg-type]
-        assert transfer is not None and transfer.outcome == "completed"
-        assert call_row is not None and call_row.status == "completed-by-agent"
-        assert call_row.survey_score is None
+    call_row, _, transfer = stored_call(settings, call.call_sid)
+    assert transfer is not None and transfer.outcome == "completed"
+    assert call_row.status == "completed-by-agent"
+    assert call_row.survey_score is None
 
 
 def test_key_4_is_stored_once(new_call, settings) -> None:  # type: ignore[no-untyped-def]
@@ -132,12 +116,12 @@ def test_key_4_is_stored_once(new_call, settings) -> None:  # type: ignore[no-un
     agent_leaves(call)
     thanks = answer(call, "4")
     assert thanks.says == [SURVEY_THANKS] and thanks.hangup and not thanks.listening
-    row = stored(settings, call.call_sid)
+    row = stored_call(settings, call.call_sid).call
     assert row.survey_score == 4 and row.survey_at is not None
     assert answer(call, "1").says == [SURVEY_THANKS]  # Twilio again, or a second key
     again = call.dial_ends("completed")  # Twilio retrying the <Dial action>
     assert again.twiml.endswith("<Response><Hangup /></Response>")
-    assert stored(settings, call.call_sid).survey_score == 4
+    assert stored_call(settings, call.call_sid).call.survey_score == 4
     from ivr.app.data_rights import DataRights
     from ivr.storage.db import session_scope
     from ivr.storage.surveys import survey_figures
@@ -156,9 +140,9 @@ def test_a_bad_key_asks_once_more_then_5_counts(new_call, settings) -> None:  # 
     assert [say.text for say in gather] == [SURVEY_AGAIN]
     assert gather.get("action") == (f"https://ivr.example.com/voice/survey/{call.call_sid}"
                                     "?attempt=2")
-    assert stored(settings, call.call_sid).survey_score is None
+    assert stored_call(settings, call.call_sid).call.survey_score is None
     assert answer(call, "5", again=True).says == [SURVEY_THANKS]
-    assert stored(settings, call.call_sid).survey_score == 5
+    assert stored_call(settings, call.call_sid).call.survey_score == 5
 
 
 def test_two_bad_keys_end_with_goodbye_and_nothing_stored(new_call, settings) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +151,7 @@ def test_two_bad_keys_end_with_goodbye_and_nothing_stored(new_call, settings) ->
     answer(call, "#")
     bye = answer(call, "0", again=True)
     assert bye.says == [DEFAULT_GOODBYE] and bye.hangup and not bye.listening
-    row = stored(settings, call.call_sid)
+    row = stored_call(settings, call.call_sid).call
     assert row.survey_score is None and row.survey_at is None
 
 
@@ -178,7 +162,7 @@ def test_silence_or_hanging_up_is_a_no(new_call, settings) -> None:  # type: ign
     bye = answer(call, None)  # a <Gather> posting nothing, should Twilio ever
     assert bye.says == [DEFAULT_GOODBYE] and bye.hangup
     call.hang_up()
-    row = stored(settings, call.call_sid)
+    row = stored_call(settings, call.call_sid).call
     assert row.survey_score is None and row.survey_at is None
 
 
@@ -187,7 +171,7 @@ def test_no_survey_answer_without_an_agent_or_a_call(new_call, settings) -> None
     call.start()
     call.press("0")  # ringing, nobody took it
     assert answer(call, "5").says == [DEFAULT_GOODBYE]
-    assert stored(settings, call.call_sid).survey_score is None
+    assert stored_call(settings, call.call_sid).call.survey_score is None
     assert answer(new_call(), "5").says == [DEFAULT_GOODBYE]
 
 
@@ -206,7 +190,7 @@ def test_flows_without_the_section_are_unchanged(sqlite_url) -> None:  # type: i
     assert ended.twiml.endswith("<Response><Hangup /></Response>")
     assert len(responses.calls) == 0, "no text without `sms_confirmation`"
     assert answer(call, "5").says == [DEFAULT_GOODBYE]
-    row = stored(settings, call.call_sid)
+    row = stored_call(settings, call.call_sid).call
     assert row.survey_score is None and row.confirmation_sms_sid is None
     assert SURVEY_QUESTION not in static_prompts(flow)
 
@@ -231,7 +215,7 @@ def test_the_confirmation_text_is_sent_once_without_personal_data(texting, sqlit
     assert call_reference(call.call_sid) == reference
     assert form == {"To": CALLER, "From": SMS_FROM,
                     "Body": f"Thanks for calling Acme Outfitters. Your reference is {reference}."}
-    assert stored(settings, call.call_sid).confirmation_sms_sid == MESSAGE_SID
+    assert stored_call(settings, call.call_sid).call.confirmation_sms_sid == MESSAGE_SID
     assert CALLER not in caplog.text and CALLER[2:] not in caplog.text
     database = Path(sqlite_url.removeprefix("sqlite:///"))
     dump = b"".join(p.read_bytes() for p in (database, Path(f"{database}-wal")) if p.exists())
@@ -253,7 +237,7 @@ def test_no_text_without_a_sender_or_a_number(sqlite_url, caplog, sms_from, call
     assert survey_gather(heard) is not None
     assert len(responses.calls) == 0
     assert said in caplog.text
-    assert stored(settings, call.call_sid).confirmation_sms_sid is None
+    assert stored_call(settings, call.call_sid).call.confirmation_sms_sid is None
 
 
 @pytest.mark.parametrize(("status", "code"), [(400, 21211), (429, 20429), (500, 20500),
@@ -269,7 +253,8 @@ def test_twilio_refusing_the_text_still_ends_the_call_politely(texting, sqlite_u
     call = texting()
     heard = agent_leaves(call)
     assert heard.status == 200 and survey_gather(heard) is not None
-    assert stored(settings, call.call_sid).confirmation_sms_sid is None  # nothing was sent
+    # Nothing was sent.
+    assert stored_call(settings, call.call_sid).call.confirmation_sms_sid is None
     assert f"Twilio error {code}" in caplog.text and CALLER not in caplog.text
     assert answer(call, "3").says == [SURVEY_THANKS]
 
@@ -280,7 +265,7 @@ def test_twilio_out_of_reach_sends_nothing_and_the_survey_goes_on(texting, sqlit
     responses.post(messages_url(settings), body=requests.exceptions.ConnectionError())
     call = texting()
     assert survey_gather(agent_leaves(call)) is not None
-    assert stored(settings, call.call_sid).confirmation_sms_sid is None
+    assert stored_call(settings, call.call_sid).call.confirmation_sms_sid is None
 
 
 def test_a_dead_database_after_the_agent_still_says_goodbye(new_call, settings) -> None:  # type: ignore[no-untyped-def]
@@ -337,7 +322,7 @@ def test_once_per_call_on_postgres(fresh_postgres_url) -> None:  # type: ignore[
     call.dial_ends("completed")
     assert answer(call, "2").says == [SURVEY_THANKS]
     assert answer(call, "5").says == [SURVEY_THANKS]
-    row = stored(settings, call.call_sid)
+    row = stored_call(settings, call.call_sid).call
     assert (row.survey_score, row.confirmation_sms_sid, sent.call_count) == (2, MESSAGE_SID, 1)
 
 

@@ -15,9 +15,11 @@ import gated_actions
 import pytest
 import requests
 from conftest import make_settings
+from helpers.stored import stored_call
 from servers import PUBLIC_URL, TOKEN, start_servers
 
-from ivr.app.calls import CallService, Inbound
+from ivr.app.calls import CallService
+from ivr.app.contract import Inbound
 from ivr.dialog.schema import ActionsSpec, Flow
 from ivr.storage import repository
 from ivr.storage.db import session_scope
@@ -60,14 +62,11 @@ def test_concurrent_order_lookups_are_all_answered_by_the_bot(database, request,
 
     answered_by_bot = [answer for answer in answers if "shipped" in answer]
     assert len(answered_by_bot) == CALLERS, [a for a in answers if "shipped" not in a][:3]
-    with session_scope(database_url) as session:
-        for call in calls:
-            stored = repository.get_call(session, call.call_sid)
-            assert stored is not None
-            assert repository.latest_transfer(session, stored) is None
-            turns = repository.turns_of(session, stored)
-            assert [turn.kind for turn in turns] == ["start", "speech", "digits", "action"]
-            assert turns[-1].action_ok is True
+    for call in calls:
+        _, turns, transfer = stored_call(database_url, call.call_sid)
+        assert transfer is None
+        assert [turn.kind for turn in turns] == ["start", "speech", "digits", "action"]
+        assert turns[-1].action_ok is True
 
 
 def test_a_turn_stored_while_an_action_runs_is_neither_lost_nor_doubled(
@@ -98,10 +97,7 @@ def test_a_turn_stored_while_an_action_runs_is_neither_lost_nor_doubled(
     assert "didn't hear" in _said(silence).lower()
     assert "shipped" in _said(answer)
     assert gated_actions.runs == ["123456", "123456"]  # decided again on the new state
-    with session_scope(sqlite_url) as session:
-        call = repository.get_call(session, sid)
-        assert call is not None
-        turns = repository.turns_of(session, call)
+    call, turns, _ = stored_call(sqlite_url, sid)
     assert [turn.kind for turn in turns] == ["start", "speech", "no_input", "digits", "action"]
     assert [turn.seq for turn in turns] == [1, 2, 3, 4, 5]
     assert call.turn_count == 5

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from ivr.app.calls import Reply
+from ivr.app.contract import Reply
 from ivr.config import Settings
 from ivr.dialog import Flow, Hangup, Listen, Say
-from ivr.dialog.engine import DEFAULT_GOODBYE
+from ivr.dialog.lines import DEFAULT_GOODBYE, SURVEY_AGAIN, SURVEY_QUESTION, SURVEY_THANKS
 from ivr.privacy.pseudonyms import textable_number
 from ivr.storage import repository, surveys
 from ivr.storage.db import session_scope
@@ -26,15 +26,6 @@ from ivr.telephony.sms import send_sms
 
 log = logging.getLogger(__name__)
 
-SURVEY_QUESTION = (
-    "Before you go: how satisfied were you with your call today? Press 1 for very "
-    "dissatisfied up to 5 for very satisfied, or simply hang up."
-)
-SURVEY_AGAIN = (
-    "Sorry, that key isn't a score. Please press a number from 1, very dissatisfied, "
-    "to 5, very satisfied, or simply hang up."
-)
-SURVEY_THANKS = "Thank you, goodbye."
 SURVEY_TIMEOUT_SECONDS = 6
 SURVEY_ASKS = 2
 """The question, and once more after a key that is not a score."""
@@ -42,11 +33,6 @@ SCORES = frozenset("12345")
 REFERENCE_CHARS = 6
 
 Confirmation = Literal["sent", "already-sent", "no-sender", "withheld", "failed"]
-
-
-def survey_lines() -> list[str]:
-    """What the survey says (its goodbye is the engine's), for pre-rendering."""
-    return [SURVEY_QUESTION, SURVEY_AGAIN, SURVEY_THANKS]
 
 
 def call_reference(call_sid: str) -> str:

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ivr.actions.runner import ActionRunner
+from ivr.app.contract import AgentLeg, Inbound, Reply
+from ivr.app.handoff import HandoffService
 from ivr.app.routing import Router
 from ivr.app.summary import TurnRecord, build_summary
+from ivr.app.transfer_policy import Clock, TransferPolicy, utc_now
 from ivr.config import Settings
 from ivr.dialog import (
     CallStarted,
@@ -40,6 +42,7 @@ from ivr.dialog import (
     Say,
     Transfer,
     UserInput,
+    lines,
     step,
 )
 from ivr.dialog.engine import current_listen
@@ -57,64 +60,6 @@ MAX_ACTIONS_PER_TURN = 5
 MAX_DECISIONS = 3  # a turn decided again when another request for the call was stored first
 MAX_HEARD_CHARS = 2000
 REPEAT_CALLER_DAYS = 30
-HANDOVER_INTRO = (
-    "I'm connecting you with a member of our team now. I've passed on what you've told me, "
-    "so you won't need to repeat yourself. Please hold."
-)
-BUSY_NO_VOICEMAIL = (
-    "I'm sorry, everyone on the team is busy right now. Please call us again a little later. "
-    "We've kept a note of what you told me, so you won't need to repeat it. Goodbye."
-)
-NEXT_AGENT_INTRO = "That colleague isn't available, so I'm trying someone else. Please hold."
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """What arrived from the caller. `caller` is only used for the pseudonym and for actions
-    that need it (an SMS); it is never stored."""
-
-    call_sid: str
-    caller: str | None = None
-    text: str = ""
-    digits: str = ""
-    confidence: float | None = None
-    flow: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentLeg:
-    """Ring this agent, whispering the summary first: with `<Dial>`, or (mode conference) from
-    a conference the caller holds in."""
-
-    target: str
-    ring_seconds: int
-    intro: str
-    mode: Literal["dial", "conference"] = "dial"
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """Nobody can take the call: voicemail with a callback promise, a backup number, or (with
-    recordings off) an apology and a request to call again."""
-
-    kind: Literal["voicemail", "number", "busy"]
-    intro: str
-    number: str | None = None
-
-
-@dataclass
-class Reply:
-    """What the caller should hear now, and who to ring if the call goes to a person."""
-
-    directives: list[Directive]
-    language: str = "en-US"
-    voice: str | None = None
-    leg: AgentLeg | Fallback | None = None
-    intent: str | None = None
-    confidence: float | None = None
-    summary: dict[str, object] | None = field(default=None, repr=False)
-
-
 @dataclass(frozen=True)
 class Decision:
     """A turn decided on the call's state as read, not stored yet: the state it leads to, what
@@ -138,11 +83,13 @@ class CallService:
         settings: Settings,
         flows: dict[str, Flow],
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
     ):
         self.settings = settings
         self.flows = flows
-        self.clock = clock
+        self.clock = clock or utc_now
+        self.policy = TransferPolicy.from_settings(settings, self.clock)
+        self.handoff = HandoffService(settings, flows, self.policy)
         self._interpreters: dict[str, Interpreter] = {}
         self._runners: dict[str, ActionRunner] = {}
         self._pseudonym_key = settings.secret
@@ -168,14 +115,31 @@ class CallService:
 
     def start(self, inbound: Inbound) -> Reply:
         """A new call (or Twilio asking again for one it already started)."""
-        return self._handle(inbound, starting=True)
+        return self._ring(inbound, self._handle(inbound, starting=True))
 
     def turn(self, inbound: Inbound) -> Reply:
         """The caller answered a question, or said nothing."""
-        return self._handle(inbound, starting=False)
+        return self._ring(inbound, self._handle(inbound, starting=False))
 
     def fault(self, inbound: Inbound, reason: str) -> Reply:
         """Something failed outside the engine: apologise and transfer, with what is known."""
+        return self._ring(inbound, self._fault(inbound, reason))
+
+    def _ring(self, inbound: Inbound, reply: Reply) -> Reply:
+        """In conference mode the caller holds while the agent's leg is rung through Twilio's
+        REST API: ring them now (once per agent; Twilio asking again rings nobody twice). When
+        that fails, the fallback."""
+        if not (isinstance(reply.leg, AgentLeg) and reply.leg.mode == "conference"):
+            return reply
+        try:
+            return self.handoff.ring_in_conference(inbound.call_sid, reply,
+                                                   called=inbound.called)
+        except Exception as error:
+            log.error("call %s: conference transfer failed (%s)", inbound.call_sid,
+                      type(error).__name__)
+            return replace(reply, leg=self.policy.fallback())
+
+    def _fault(self, inbound: Inbound, reason: str) -> Reply:
         try:
             with transaction(self.settings.database_url) as connection:
                 call = repository.lock_call(connection, inbound.call_sid)
@@ -195,46 +159,12 @@ class CallService:
     def blind_transfer(self) -> Reply:
         """A transfer built from configuration alone, for when nothing else works."""
         directives: list[Directive] = [
-            Say("I'm sorry, something went wrong on my side."),
+            Say(lines.APOLOGY),
             Transfer(reason="an internal problem", trigger="fault"),
         ]
         flow = self.flows.get(self.settings.default_flow)
         queue = flow.transfer.queue if flow else None
-        return Reply(directives, leg=self.first_leg(queue))
-
-    def first_leg(self, queue: str | None) -> AgentLeg | Fallback:
-        """Who to ring from configuration alone (no database): the queue's first configured
-        target, or the fallback. Routed transfers are decided in `_finish`."""
-        targets = self.targets(queue)
-        if not targets:
-            return self.fallback()
-        ring = self._queue(queue).ring_seconds if self._queue(queue) else 20
-        return AgentLeg(targets[0], ring, HANDOVER_INTRO)
-
-    def targets(self, queue: str | None) -> list[str]:
-        """The configured targets of the queue (`[transfer.queues.NAME] targets`), in order."""
-        found = self._queue(queue)
-        return list(found.targets) if found else []
-
-    def fallback(self) -> Fallback:
-        transfer = self.settings.transfer
-        if transfer.fallback == "number" and transfer.fallback_number:
-            return Fallback("number", "I'm sorry, everyone on the team is busy. "
-                            "I'm connecting you to our backup line.", transfer.fallback_number)
-        if not self.settings.privacy.recordings:
-            return Fallback("busy", BUSY_NO_VOICEMAIL)
-        return Fallback(
-            "voicemail",
-            "I'm sorry, everyone on the team is busy right now. Please leave a short message "
-            "after the tone with the best time to reach you, and we'll call you back within "
-            "one business day. We've kept what you told me, so you won't need to repeat it.",
-        )
-
-    def _queue(self, queue: str | None):  # type: ignore[no-untyped-def]
-        queues = self.settings.transfer.queues
-        if queue and queue in queues:
-            return queues[queue]
-        return next(iter(queues.values()), None)
+        return Reply(directives, leg=self.policy.first_leg(queue))
 
     def flow_named(self, name: str | None) -> Flow:
         """The flow called `name`, or the default flow."""
@@ -299,14 +229,14 @@ class CallService:
                          state: CallState) -> Reply:
         """Twilio asked again for a call in progress: ask the current question again."""
         if state.ended:
-            return Reply([Say("Goodbye."), Hangup()])
+            return Reply([Say(lines.SHORT_GOODBYE), Hangup()])
         if state.transferred:
             # Ring whoever the transfer is ringing (routing reserved them), not the queue's first.
             queue, target = repository.ringing_now(connection, call.id)
             transfer = Transfer(reason="the call is being handed to a person", queue=queue,
                                 trigger="continue")
-            leg = (AgentLeg(target, self.ring_seconds(queue), HANDOVER_INTRO,
-                            self.settings.transfer.mode) if target else self.first_leg(queue))
+            leg = (AgentLeg(target, self.policy.ring_seconds(queue), lines.HANDOVER_INTRO,
+                            self.policy.mode) if target else self.policy.first_leg(queue))
             return Reply([transfer], flow.settings.language, flow.settings.voice, leg=leg)
         directives: list[Directive] = [Say(state.last_prompt or "", barge_in=True),
                                        current_listen(flow, state)]
@@ -380,17 +310,19 @@ class CallService:
                                     earlier_calls=self._earlier_calls(connection, call))
             # Agents serving the queue are routed (one reserved now, under this transaction's
             # lock); a queue nobody serves rings the configured targets in order.
-            reservation = Router.of(self).reserve(connection, transfer.queue, call.call_sid)
-            targets = reservation.targets if reservation.served else self.targets(transfer.queue)
-            mode = self.settings.transfer.mode
+            reservation = Router.of(self.policy).reserve(connection, transfer.queue,
+                                                         call.call_sid)
+            targets = (reservation.targets if reservation.served
+                       else self.policy.targets(transfer.queue))
+            mode = self.policy.mode
             repository.add_transfer(connection, call.id, reason=transfer.reason,
                                     trigger=transfer.trigger, queue=transfer.queue,
                                     summary=summary, targets=targets, mode=mode)
             if targets:
-                reply.leg = AgentLeg(targets[0], self.ring_seconds(transfer.queue),
-                                     HANDOVER_INTRO, mode)
+                reply.leg = AgentLeg(targets[0], self.policy.ring_seconds(transfer.queue),
+                                     lines.HANDOVER_INTRO, mode)
             else:
-                reply.leg = self.fallback()
+                reply.leg = self.policy.fallback()
                 agents.note_fallback(connection, call.id, f"fallback-{reply.leg.kind}")
             reply.summary = summary
             log.info("call %s goes to a person (%s)", call.call_sid, transfer.trigger)
@@ -403,10 +335,6 @@ class CallService:
             return None
         since = self.clock() - timedelta(days=REPEAT_CALLER_DAYS)
         return repository.earlier_calls(connection, call.caller_hash, call.id, since)
-
-    def ring_seconds(self, queue: str | None) -> int:
-        found = self._queue(queue)
-        return found.ring_seconds if found else 20
 
     def _elapsed(self, call: CallRecord) -> int:
         return max(0, int((self.clock() - as_utc(call.started_at)).total_seconds()))

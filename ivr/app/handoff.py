@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ivr.app.after_call import AfterCall
-from ivr.app.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, AgentLeg, CallService, Fallback, Reply
+from ivr.app.contract import AgentLeg, Fallback, Reply
 from ivr.app.routing import Router
-from ivr.dialog import Hangup, Say, Transfer
+from ivr.app.transfer_policy import TransferPolicy
+from ivr.config import Settings
+from ivr.dialog import Flow, Hangup, Say, Transfer, lines
 from ivr.storage import repository
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow
@@ -20,12 +22,8 @@ from ivr.telephony.rest import TwilioUnavailable
 
 log = logging.getLogger(__name__)
 
-NO_SUMMARY = "No summary is available for this call."
 AgentChoice = Literal["accept", "replay", "decline"]
 FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
-HOLD_FIRST = "Thanks for holding. I'm ringing a member of our team for you now."
-HOLD_LATER = ("Thanks for your patience. You're still connected, and we're finding someone "
-              "to help you. They'll already have the details of your call.")
 HOLD_FIRST_SECONDS = 40
 ScreenResult = Literal["accepted", "declined", "not-ringing-you", "no-agent-leg",
                        "twilio-error"]
@@ -42,11 +40,13 @@ class ScreenAnswer:
 
 
 class HandoffService:
-    """Operates the transfer legs of calls handled by a `CallService`."""
+    """Operates the transfer legs of calls the bot handed to a person."""
 
-    def __init__(self, calls: CallService):
-        self.calls = calls
-        self.url = calls.settings.database_url
+    def __init__(self, settings: Settings, flows: dict[str, Flow], policy: TransferPolicy):
+        self.settings = settings
+        self.flows = flows
+        self.policy = policy
+        self.url = settings.database_url
 
     def whisper_text(self, call_sid: str, agent_call_sid: str | None = None) -> str:
         """The spoken summary for the agent about to take this call.
@@ -58,10 +58,10 @@ class HandoffService:
         with session_scope(self.url, write_lock=keep) as session:
             transfer = self._transfer(session, call_sid, lock=keep)
             if transfer is None:
-                return NO_SUMMARY
+                return lines.NO_SUMMARY
             if keep and transfer.outcome == "ringing":
                 transfer.agent_call_sid = agent_call_sid
-            return transfer.spoken_summary or NO_SUMMARY
+            return transfer.spoken_summary or lines.NO_SUMMARY
 
     def answer_on_screen(self, call_sid: str, agent_target: str,
                          choice: Literal["accept", "decline"]) -> ScreenAnswer:
@@ -76,7 +76,7 @@ class HandoffService:
                     or _current_target(transfer) != agent_target):
                 return ScreenAnswer("not-ringing-you")
             leg, attempt, mode = transfer.agent_call_sid, transfer.attempt, transfer.mode
-        settings = self.calls.settings
+        settings = self.settings
         account, token = settings.twilio_account_sid, settings.auth_token
         try:
             conferenced = mode == "conference"  # its agent legs have no parent call
@@ -131,7 +131,7 @@ class HandoffService:
             else:
                 _record_attempt(transfer, "declined")
                 if transfer.outcome == "ringing":
-                    Router.of(self.calls).release(session, call_sid)
+                    Router.of(self.policy).release(session, call_sid)
         return choice
 
     def dial_finished(self, call_sid: str, dial_status: str, caller: str | None = None) -> Reply:
@@ -141,12 +141,12 @@ class HandoffService:
 
         The next agent is the next configured target or, once there is none, the longest-idle
         available agent of the queue not yet tried on this transfer (reserved here)."""
-        router = Router.of(self.calls)
+        router = Router.of(self.policy)
         with session_scope(self.url, write_lock=True) as session:
             call = repository.get_call(session, call_sid)
             transfer = self._transfer(session, call_sid, lock=True)
             if call is None or transfer is None:
-                return Reply([Say("Thanks for calling. Goodbye."), Hangup()])
+                return Reply([Say(lines.DEFAULT_GOODBYE), Hangup()])
             if transfer.outcome in ("accepted", "completed"):
                 transfer.outcome = "completed"
                 call.status = "completed-by-agent"
@@ -154,7 +154,7 @@ class HandoffService:
                 # Saved now: the call is done whatever comes next, and no database lock is held
                 # while the confirmation text goes through Twilio.
                 session.commit()
-                return AfterCall(self.calls.settings, self.calls.flows).agent_leg_ended(
+                return AfterCall(self.settings, self.flows).agent_leg_ended(
                     call_sid, caller)
             if transfer.outcome.startswith("fallback"):
                 transfer.outcome = f"{transfer.outcome}-ended"
@@ -170,9 +170,9 @@ class HandoffService:
             target = _next_target(session, transfer, router, call_sid)
             if target is not None:
                 return Reply([directive],
-                             leg=AgentLeg(target, self.calls.ring_seconds(transfer.queue),
-                                          NEXT_AGENT_INTRO))
-            fallback = self.calls.fallback()
+                             leg=AgentLeg(target, self.policy.ring_seconds(transfer.queue),
+                                          lines.NEXT_AGENT_INTRO))
+            fallback = self.policy.fallback()
             transfer.outcome = f"fallback-{fallback.kind}"
             log.info("call %s: no agent answered, fallback %s", call_sid, fallback.kind)
             return Reply([directive], leg=fallback)
@@ -182,14 +182,13 @@ class HandoffService:
             transfer = self._transfer(session, call_sid, lock=True)
             if transfer is not None:
                 transfer.outcome = "voicemail" if recording_sid else "voicemail-empty"
-                Router.of(self.calls).release(session, call_sid)  # none should be left; be sure
-        return Reply([Say("Thank you. We've got your message and we'll call you back soon. "
-                          "Goodbye."), Hangup()])
+                Router.of(self.policy).release(session, call_sid)  # none should be left; be sure
+        return Reply([Say(lines.VOICEMAIL_SAVED), Hangup()])
 
     def recording_completed(self, call_sid: str, recording_sid: str, duration: str) -> str:
         """A voicemail recording is ready on Twilio: copy it here (encrypted), then delete it
         there. Returns what happened: stored, stored-not-deleted, deleted-unwanted, ignored."""
-        settings = self.calls.settings
+        settings = self.settings
         if not recordings.is_recording_sid(recording_sid):
             return "ignored"
         account, token = settings.twilio_account_sid, settings.auth_token
@@ -240,7 +239,7 @@ class HandoffService:
                     _record_attempt(transfer, "caller-abandoned")
                     if transfer.mode == "conference" and transfer.agent_call_sid:
                         ringing_leg = transfer.agent_call_sid
-                router = Router.of(self.calls)
+                router = Router.of(self.policy)
                 if transfer is not None and transfer.outcome in ("accepted", "completed"):
                     router.call_over(session, call_sid)
                 else:
@@ -251,7 +250,7 @@ class HandoffService:
 
     def _hang_up_agent_leg(self, leg_sid: str) -> None:
         """Cancel an agent's leg that still rings (or end it if it was just answered)."""
-        settings = self.calls.settings
+        settings = self.settings
         account, token = settings.twilio_account_sid, settings.auth_token
         try:
             conference.end_leg(account, token, leg_sid, ringing=True)
@@ -284,7 +283,7 @@ class HandoffService:
         happened: ignored, next-agent, fallback."""
         if call_status not in FINAL_CALL_STATUSES:
             return "ignored"
-        router = Router.of(self.calls)
+        router = Router.of(self.policy)
         with session_scope(self.url, write_lock=True) as session:
             transfer = self._transfer(session, call_sid, lock=True)
             if (transfer is None or transfer.mode != "conference"
@@ -297,7 +296,7 @@ class HandoffService:
         following = self._ring_until_someone(call_sid, caller_id=self._caller_id(called))
         if isinstance(following, AgentLeg):
             return "next-agent"
-        settings = self.calls.settings
+        settings = self.settings
         try:
             conference.redirect(settings.twilio_account_sid, settings.auth_token, call_sid,
                                 self._url(f"/voice/conference-fallback/{call_sid}"))
@@ -313,7 +312,7 @@ class HandoffService:
             waited = 0.0
             if transfer is not None:
                 waited = (utcnow() - as_utc(transfer.created_at)).total_seconds()
-        return HOLD_FIRST if waited < HOLD_FIRST_SECONDS else HOLD_LATER
+        return lines.HOLD_FIRST if waited < HOLD_FIRST_SECONDS else lines.HOLD_LATER
 
     def transfer_mode(self, call_sid: str) -> str:
         with session_scope(self.url) as session:
@@ -323,20 +322,20 @@ class HandoffService:
     def _ring_until_someone(self, call_sid: str, *, caller_id: str | None) -> AgentLeg | Fallback:
         """Ring the transfer's current target, or the next ones while Twilio refuses to; the
         fallback when nobody is left. The agent's leg is stored on the transfer."""
-        settings = self.calls.settings
-        router = Router.of(self.calls)
+        settings = self.settings
+        router = Router.of(self.policy)
         while True:
             with session_scope(self.url, write_lock=True) as session:
                 transfer = self._transfer(session, call_sid, lock=True)
                 if transfer is None or transfer.outcome != "ringing":
-                    return self.calls.fallback()
+                    return self.policy.fallback()
                 target = _next_target(session, transfer, router, call_sid)
                 if target is None:
-                    fallback = self.calls.fallback()
+                    fallback = self.policy.fallback()
                     transfer.outcome = f"fallback-{fallback.kind}"
                     return fallback
                 queue = transfer.queue
-            ring = self.calls.ring_seconds(queue)
+            ring = self.policy.ring_seconds(queue)
             try:
                 leg_sid = conference.ring_agent(
                     settings.twilio_account_sid, settings.auth_token, to=target,
@@ -348,7 +347,7 @@ class HandoffService:
                 with session_scope(self.url, write_lock=True) as session:
                     transfer = self._transfer(session, call_sid, lock=True)
                     if transfer is None:
-                        return self.calls.fallback()
+                        return self.policy.fallback()
                     _record_attempt(transfer, "failed")
                     router.release(session, call_sid)
                     transfer.attempt += 1
@@ -357,15 +356,15 @@ class HandoffService:
                 transfer = self._transfer(session, call_sid, lock=True)
                 if transfer is not None:
                     transfer.agent_call_sid = leg_sid
-            return AgentLeg(target, ring, HANDOVER_INTRO, "conference")
+            return AgentLeg(target, ring, lines.HANDOVER_INTRO, "conference")
 
     def _caller_id(self, called: str | None) -> str | None:
         """What agents see calling them: the configured caller ID, else the number the caller
         dialled (a number of this Twilio account)."""
-        return self.calls.settings.transfer.caller_id or called
+        return self.settings.transfer.caller_id or called
 
     def _url(self, path: str) -> str:
-        return self.calls.settings.public_url + path
+        return self.settings.public_url + path
 
     def _transfer(self, session, call_sid: str, *, lock: bool = False) -> TransferRow | None:  # type: ignore[no-untyped-def]
         call = repository.get_call(session, call_sid)

@@ -2,26 +2,17 @@
 
 Everything a caller can hear that does not depend on slot values or action results: the
 disclosure, questions, statements, reprompts, invalid-answer lines, and the server's own
-fixed lines (apology, goodbye, the offer of a person, hand-over intros). Action messages and
-anything else with values in it are rendered on demand instead.
+fixed lines from the catalogue in `ivr.dialog.lines` (apology, goodbye, the offer of a
+person, hand-over and fallback intros, the survey). Action messages and anything else with
+values in it are rendered on demand instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ivr.app.after_call import survey_lines
-from ivr.app.calls import HANDOVER_INTRO, NEXT_AGENT_INTRO, CallService
-from ivr.app.handoff import HOLD_FIRST, HOLD_LATER
-from ivr.config import PrivacySettings, Settings, TransferSettings
 from ivr.dialog import CallStarted, CallState, Flow, Say, step
-from ivr.dialog.engine import (
-    APOLOGY,
-    CARRY_ON,
-    DEFAULT_GOODBYE,
-    GENERIC_INVALID,
-    PERSON_OFFER,
-)
+from ivr.dialog.lines import server_lines, survey_lines
 from ivr.speech.tts import normalise
 
 
@@ -52,39 +43,6 @@ def first_audio(flow: Flow) -> list[str]:
     return _unique(directive.text for directive in directives if isinstance(directive, Say))
 
 
-def server_lines() -> list[str]:
-    """Lines the server speaks in any flow: apology, goodbye, the offer of a person, hand-over
-    and fallback intros."""
-    return _unique(
-        [
-            APOLOGY,
-            DEFAULT_GOODBYE,
-            GENERIC_INVALID,
-            PERSON_OFFER,
-            CARRY_ON,
-            HANDOVER_INTRO,
-            NEXT_AGENT_INTRO,
-            HOLD_FIRST,
-            HOLD_LATER,
-            *_fallback_intros(),
-        ]
-    )
-
-
-def _fallback_intros() -> list[str]:
-    """Every fallback intro (voicemail, busy without recordings, backup number), whatever this
-    server's setting."""
-    intros = []
-    for transfer, recordings in (
-        (TransferSettings(fallback="voicemail"), True),
-        (TransferSettings(fallback="voicemail"), False),
-        (TransferSettings(fallback="number", fallback_number="+15005550006"), False),
-    ):
-        settings = Settings(transfer=transfer, privacy=PrivacySettings(recordings=recordings))
-        intros.append(CallService(settings, {}).fallback().intro)
-    return intros
-
-
 def _unique(texts: Iterable[str]) -> list[str]:
     seen: set[str] = set()
     unique: list[str] = []
@@ -94,3 +52,6 @@ def _unique(texts: Iterable[str]) -> list[str]:
             seen.add(spoken)
             unique.append(text)
     return unique
+
+
+__all__ = ["first_audio", "server_lines", "static_prompts"]

@@ -59,10 +59,13 @@ class Reservation:
 
 
 class Configured(Protocol):
-    """What a router is built from: a `CallService`'s settings and clock."""
+    """What a router is built from: a `TransferPolicy`'s transfer settings and clock."""
 
-    settings: Settings
-    clock: Clock
+    @property
+    def transfer(self) -> TransferSettings: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 class Router:
@@ -73,9 +76,9 @@ class Router:
         self.clock = clock
 
     @classmethod
-    def of(cls, service: Configured) -> Router:
-        """A router with the service's current settings and clock."""
-        return cls(service.settings.transfer, service.clock)
+    def of(cls, policy: Configured) -> Router:
+        """A router with the policy's transfer settings and clock."""
+        return cls(policy.transfer, policy.clock)
 
     def reserve(self, db: Db, queue: str | None, call_sid: str, *,
                 tried: Iterable[str] = ()) -> Reservation:

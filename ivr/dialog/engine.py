@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ivr.dialog.directives import Directive, Hangup, Listen, RunAction, Say, Transfer
 from ivr.dialog.events import ActionDone, CallStarted, Event, Fault, NoInput, UserInput
+from ivr.dialog.lines import APOLOGY, CARRY_ON, DEFAULT_GOODBYE, GENERIC_INVALID, PERSON_OFFER
 from ivr.dialog.schema import MAX_SENTIMENT_TURNS, Flow, State
 from ivr.dialog.state import CallState
 
@@ -20,14 +21,6 @@ MAX_HOPS = 25
 MAX_HINTS = 30
 HINTS_PER_INTENT = 6  # short phrases help the recogniser; whole sentences add little
 HUMAN_KEY = "0"
-APOLOGY = "I'm sorry, something went wrong on my side."
-DEFAULT_GOODBYE = "Thanks for calling. Goodbye."
-GENERIC_INVALID = "Sorry, that doesn't look right. Please try again."
-PERSON_OFFER = (
-    "I'm sorry this has been frustrating. Would you like me to put you through to a person? "
-    "Say yes or no."
-)
-CARRY_ON = "All right, let's carry on."
 OFFER_ACCEPTED = "the caller sounded frustrated and accepted the offer of a person"
 OFFER_KEYS = ("0", "1")  # 0 is always a person; 1 is the usual keypad yes
 

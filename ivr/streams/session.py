@@ -12,8 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from ivr.app.calls import CallService, Inbound, Reply
+from ivr.app.calls import CallService
+from ivr.app.contract import Inbound, Reply
 from ivr.dialog import Directive, Hangup, Listen, Say, Transfer
 from ivr.nlu.escalation import asks_for_person
 from ivr.speech.asr import Recognizer, SpeechEngine, SpeechEngineError, Transcript
@@ -82,6 +84,7 @@ class StreamSession:
         self.stream_sid = ""
         self.call_sid = ""
         self.caller: str | None = None
+        self.called: str | None = None
         self.recognizer: Recognizer | None = None
         self.vad = EndOfSpeech(silence_ms=end_of_speech_ms)
         self.resample_state: object = None
@@ -128,6 +131,7 @@ class StreamSession:
             return
         self.stream_sid, self.call_sid = start.stream_sid, start.call_sid
         self.caller = start.parameters.get("caller") or None
+        self.called = start.parameters.get("called") or None
         self.timing.started_at = self.clock()
         flow = self.calls.flow_named(start.parameters.get("flow"))
         # The disclosure is fixed and pre-rendered: its first frames go out before the call
@@ -135,7 +139,7 @@ class StreamSession:
         self._queue_speech(flow.disclosure, barge_in=False)
         self.tick()
         reply = self._safely(lambda: self.calls.start(
-            Inbound(self.call_sid, self.caller, flow=start.parameters.get("flow"))))
+            self._inbound(flow=start.parameters.get("flow"))))
         self._play(replace(reply, directives=_without_first_say(reply.directives,
                                                                 flow.disclosure)))
         self.tick()  # the recogniser is not needed before the disclosure ends
@@ -146,6 +150,10 @@ class StreamSession:
         # Start this process's synthesis worker while the disclosure plays, so the first
         # answer with slot values does not wait for it (seconds of dead air otherwise).
         self.prompts.render_later(WARM_UP_TEXT)
+
+    def _inbound(self, **fields: Any) -> Inbound:
+        """An event of this call, with the caller's and the dialled number from the start."""
+        return Inbound(self.call_sid, self.caller, called=self.called, **fields)
 
     def _audio(self, ulaw: bytes) -> None:
         try:
@@ -158,7 +166,7 @@ class StreamSession:
         log.error("stream %s: speech recognition failed (%s); transferring", self.stream_sid,
                   error)
         self.recognizer = None
-        self._play(self.calls.fault(Inbound(self.call_sid, self.caller),
+        self._play(self.calls.fault(self._inbound(),
                                     "speech recognition failed during the call"))
 
     def _listen_to(self, ulaw: bytes) -> None:
@@ -185,7 +193,7 @@ class StreamSession:
             transcript = self.recognizer.feed(wideband) or transcript
         if transcript is not None and not transcript.final and asks_for_person(transcript.text):
             self.recognizer.finish()
-            self._turn(Inbound(self.call_sid, self.caller, text=transcript.text,
+            self._turn(self._inbound(text=transcript.text,
                                confidence=transcript.confidence))
         elif transcript is not None and transcript.final and transcript.text.strip():
             self._heard(transcript)
@@ -197,7 +205,7 @@ class StreamSession:
             # The caller said something the recogniser could not make out: that is a
             # low-confidence turn (reprompt, then a person), not silence.
             transcript = Transcript(UNINTELLIGIBLE, 0.0, final=True)
-        self._turn(Inbound(self.call_sid, self.caller, text=transcript.text,
+        self._turn(self._inbound(text=transcript.text,
                            confidence=transcript.confidence))
 
     def _key(self, digit: str) -> None:
@@ -214,7 +222,7 @@ class StreamSession:
 
     def _send_digits(self) -> None:
         digits, self.digits, self.digits_deadline = self.digits, "", None
-        self._turn(Inbound(self.call_sid, self.caller, digits=digits))
+        self._turn(self._inbound(digits=digits))
 
     # Turns ------------------------------------------------------------------------------
 
@@ -237,7 +245,7 @@ class StreamSession:
         except Exception as error:
             log.error("stream %s: turn failed (%s); transferring", self.stream_sid,
                       type(error).__name__)
-            return self.calls.fault(Inbound(self.call_sid, self.caller),
+            return self.calls.fault(self._inbound(),
                                     "the server failed while handling a streamed turn")
 
     def _play(self, reply: Reply) -> None:
@@ -310,7 +318,7 @@ class StreamSession:
         elif (self.no_input_deadline is not None and now >= self.no_input_deadline
               and not self.vad.speaking):
             self.no_input_deadline = None
-            self._turn(Inbound(self.call_sid, self.caller))
+            self._turn(self._inbound())
         if self.closing_at is not None and now >= self.closing_at and not self.queue:
             self.finished = True
 

@@ -9,11 +9,9 @@ from functools import lru_cache
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from ivr.dialog.directives import Directive, Hangup, Listen, RunAction, Say, Transfer
+from ivr.dialog.lines import LAST_RESORT, LAST_RESORT_NOBODY, NO_MESSAGE, NOBODY_AVAILABLE
 
 MAX_SPEECH_CHARS = 4000  # Twilio <Say> limit
-NO_MESSAGE = "I didn't get a message. We'll call you back. Goodbye."
-NOBODY_AVAILABLE = ("I'm sorry, no one can take your call right now. "
-                    "Please call back during opening hours. Goodbye.")
 
 PlayUrl = Callable[[str], str | None]
 """The URL of a pre-rendered recording of a text, or None when there is none."""
@@ -231,13 +229,13 @@ def keypad_question(directives: Sequence[Directive], action_url: str, voice: Voi
 def last_resort(target: str | None) -> str:
     """Built by hand from the fewest parts, for when rendering itself failed."""
     response = VoiceResponse()
-    response.say("I'm sorry, something went wrong. Connecting you to a person.")
+    response.say(LAST_RESORT)
     if target:
         dial = Dial(timeout=30)
         _dial_target(dial, target, whisper_url="")
         response.append(dial)
     else:
-        response.say("Please call back later. Goodbye.")
+        response.say(LAST_RESORT_NOBODY)
         response.hangup()
     return str(response)
 

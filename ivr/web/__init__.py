@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
@@ -15,7 +16,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ivr.app.accounts import Accounts
 from ivr.app.calls import CallService
 from ivr.app.flows import load_flows
-from ivr.app.handoff import HandoffService
 from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
 from ivr.speech.tts import PromptLibrary
@@ -34,11 +34,12 @@ def create_app(
     flows: dict[str, Flow] | None = None,
     *,
     migrate: bool | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Flask:
     """The WSGI app. Refuses to start with an invalid flow (raises `FlowError`).
 
     SQLite databases are migrated automatically; PostgreSQL ones with `ivr db upgrade`
-    unless `migrate=True`.
+    unless `migrate=True`. `clock` replaces the real time of the use cases (tests).
     """
     settings = settings or load_settings()
     crypto.configure(settings.data_keys)
@@ -73,13 +74,13 @@ def create_app(
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
-    calls = CallService(settings, flows)
+    calls = CallService(settings, flows, clock=clock)
     calls.warm_up()
     app.extensions["ivr"] = {
         "settings": settings,
         "flows": flows,
         "calls": calls,
-        "handoff": HandoffService(calls),
+        "handoff": calls.handoff,
         "accounts": Accounts(settings),
         "prompts": PromptLibrary(settings.prompts_dir, cache_secret=settings.secret),
         "engine": None,

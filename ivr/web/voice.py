@@ -15,9 +15,8 @@ from dataclasses import replace
 from flask import Blueprint, Response, abort, request, url_for
 
 from ivr.app.after_call import AfterCall
-from ivr.app.calls import AgentLeg, Fallback, Inbound, Reply
-from ivr.dialog import Listen
-from ivr.dialog.engine import DEFAULT_GOODBYE
+from ivr.app.contract import AgentLeg, Fallback, Inbound, Reply
+from ivr.dialog import Listen, lines
 from ivr.streams import token
 from ivr.telephony import conference, twiml
 from ivr.telephony.media_streams import stream_url
@@ -50,8 +49,7 @@ def check_twilio_signature() -> None:
 
 @voice.post("/incoming")
 def incoming() -> Response:
-    inbound = _inbound(with_speech=False)
-    inbound = Inbound(inbound.call_sid, inbound.caller, flow=request.args.get("flow"))
+    inbound = replace(_inbound(with_speech=False), flow=request.args.get("flow"))
     if settings().asr != "twilio":
         return _stream_answer(inbound)
     return _answer(inbound, lambda: calls().start(inbound))
@@ -70,6 +68,8 @@ def _stream_answer(inbound: Inbound) -> Response:
     parameters = {"token": token.issue(settings().secret, inbound.call_sid)}
     if inbound.caller:
         parameters["caller"] = inbound.caller
+    if inbound.called:
+        parameters["called"] = inbound.called
     if inbound.flow:
         parameters["flow"] = inbound.flow
     return _twiml(twiml.connect_stream(stream_url(settings().public_url), parameters,
@@ -120,14 +120,13 @@ def whisper(call_sid: str) -> Response:
             if choice == "accept":
                 return _twiml(twiml.connect_agent(voice_settings))
             if choice == "decline":
-                return _twiml(twiml.say_and_hang_up("Okay, passing the call on.",
-                                                    voice_settings))
+                return _twiml(twiml.say_and_hang_up(lines.AGENT_DECLINED, voice_settings))
         agent_call_sid = _field("CallSid", 64)  # the agent's leg: accept/decline on screen
         summary = handoff().whisper_text(
             call_sid, agent_call_sid if CALL_SID.match(agent_call_sid) else None)
     except Exception as error:
         log.error("whisper failed: %s", type(error).__name__)
-        summary = "The summary could not be loaded."
+        summary = lines.SUMMARY_NOT_LOADED
     return _twiml(twiml.whisper(summary, accept_url, voice=voice_settings, timeout=timeout))
 
 
@@ -141,7 +140,7 @@ def dial_result(call_sid: str) -> Response:
                                         caller=_field("From", 64) or None)
     except Exception as error:
         log.error("dial result failed: %s", type(error).__name__)
-        reply = Reply([], leg=calls().fallback())
+        reply = Reply([], leg=calls().policy.fallback())
         return _twiml(_render_handover_only(reply, call_sid))
     return _twiml(_render_after_call(reply, call_sid))
 
@@ -182,7 +181,7 @@ def conference_fallback(call_sid: str) -> Response:
     """Where a caller holding in a conference goes when no agent took the call."""
     if not CALL_SID.match(call_sid):
         abort(400, "not a call SID")
-    return _twiml(_render_handover_only(Reply([], leg=calls().fallback()), call_sid))
+    return _twiml(_render_handover_only(Reply([], leg=calls().policy.fallback()), call_sid))
 
 
 @voice.post("/recording/<call_sid>")
@@ -207,7 +206,7 @@ def voicemail(call_sid: str) -> Response:
         reply = handoff().voicemail_saved(call_sid, _field("RecordingSid", 64) or None)
     except Exception as error:
         log.error("voicemail record failed: %s", type(error).__name__)
-        return _twiml(twiml.say_and_hang_up("Thank you. Goodbye.", twiml.Voice()))
+        return _twiml(twiml.say_and_hang_up(lines.VOICEMAIL_FAILED, twiml.Voice()))
     return _twiml(_render(reply, call_sid))
 
 
@@ -222,7 +221,7 @@ def survey(call_sid: str) -> Response:
         return _twiml(_render_after_call(reply, call_sid, attempt=attempt + 1))
     except Exception as error:
         log.error("survey answer failed: %s", type(error).__name__)
-        return _twiml(twiml.say_and_hang_up(DEFAULT_GOODBYE, twiml.Voice()))
+        return _twiml(twiml.say_and_hang_up(lines.DEFAULT_GOODBYE, twiml.Voice()))
 
 
 def _after_call() -> AfterCall:
@@ -247,19 +246,11 @@ def _answer(inbound: Inbound, handle: Callable[[], Reply]) -> Response:
         log.error("call %s: turn failed (%s); transferring to a person", inbound.call_sid,
                   type(error).__name__)
         reply = calls().fault(inbound, "the server failed while handling the turn")
-    if isinstance(reply.leg, AgentLeg) and reply.leg.mode == "conference":
-        try:
-            reply = handoff().ring_in_conference(inbound.call_sid, reply,
-                                                 called=_field("To", 64) or None)
-        except Exception as error:
-            log.error("call %s: conference transfer failed (%s)", inbound.call_sid,
-                      type(error).__name__)
-            reply = replace(reply, leg=calls().fallback())
     try:
         return _twiml(_render(reply, inbound.call_sid))
     except Exception as error:
         log.error("call %s: rendering failed (%s)", inbound.call_sid, type(error).__name__)
-        leg = calls().first_leg(None)
+        leg = calls().policy.first_leg(None)
         target = leg.target if isinstance(leg, AgentLeg) else leg.number
         return _twiml(twiml.last_resort(target))
 
@@ -326,11 +317,11 @@ def _inbound(*, with_speech: bool, require_sid: bool = True) -> Inbound:
         abort(400, "CallSid is missing or malformed: this is not a Twilio voice webhook")
     if not CALL_SID.match(call_sid):
         call_sid = ""
-    caller = _field("From", 64) or None
+    caller, called = _field("From", 64) or None, _field("To", 64) or None
     if not with_speech:
-        return Inbound(call_sid, caller)
+        return Inbound(call_sid, caller, called=called)
     return Inbound(call_sid, caller, text=_field("SpeechResult", MAX_TEXT), digits=_digits(),
-                   confidence=_confidence())
+                   confidence=_confidence(), called=called)
 
 
 def _field(name: str, limit: int) -> str:
