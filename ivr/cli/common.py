@@ -1,10 +1,16 @@
-"""What the `ivr` commands that touch stored data share: settings with keys, the actor name."""
+"""What the `ivr` commands share: settings with data keys, the actor name for the audit trail,
+and how invalid flows are reported."""
 
 from __future__ import annotations
 
 import getpass
+import sys
+from typing import NoReturn
+
+import click
 
 from ivr.config import Settings, load_settings
+from ivr.dialog.parse import FlowError
 from ivr.storage import crypto
 from ivr.storage.migrate import upgrade
 
@@ -24,3 +30,11 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def fail_flows(error: FlowError) -> NoReturn:
+    """Print every problem of the flows and exit with status 2."""
+    click.secho("The dialog flows are not valid; fix these first:", fg="red", err=True)
+    for issue in error.issues:
+        click.echo(f"  {issue}", err=True)
+    sys.exit(2)

@@ -1,0 +1,50 @@
+"""`ivr serve`: the server under gunicorn (gthread workers), as the Procfile runs it."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ivr.cli.common import fail_flows
+from ivr.config import load_settings
+from ivr.dialog.parse import FlowError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int,
+              help="gunicorn worker processes.")
+@click.option("--threads", default=32, show_default=True, type=int,
+              help="Threads per worker: each media stream holds one for the whole call.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the server (gunicorn) with the flows in the dialogs folder."""
+    from gunicorn.app.base import BaseApplication
+
+    from ivr.web import create_app
+
+    os.environ["IVR_THREADS"] = str(threads)  # database and action pools follow it
+
+    try:
+        app = create_app()
+    except FlowError as error:
+        fail_flows(error)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("logger_class", "ivr.web.gunicorn_logging.RedactingGunicornLogger")
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("timeout", 30)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return app
+
+    settings = load_settings()
+    click.echo(f"Serving flows from {settings.dialogs_dir} on http://{host}:{port} "
+               f"(Twilio webhook: {settings.public_url}/voice/incoming)")
+    Server().run()
