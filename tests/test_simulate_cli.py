@@ -36,3 +36,33 @@ def test_simulated_call_can_end_with_goodbye(tmp_path: Path) -> None:
     result = run_simulation("opening hours\nno\n", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "We're open" in result.stdout and "call ended" in result.stdout
+
+
+def test_each_turn_shows_only_its_own_decisions(tmp_path: Path) -> None:
+    result = run_simulation("where is my order\n#123456\nopening hours\nno\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("[action action_order_status: ok]") == 1
+    assert out.count("[action action_opening_hours: ok]") == 1
+    assert out.index("[action action_order_status: ok]") < out.index("We're open")
+
+
+def test_the_agent_takes_the_call_then_the_caller_answers_the_survey(tmp_path: Path) -> None:
+    result = run_simulation("agent\n1\n\n5\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "agent hears> Connecting you now" in out
+    assert "-- the caller and the agent talk --" in out
+    assert "how satisfied were you" in out
+    assert out.index("how satisfied") < out.index("Thank you, goodbye.")
+    assert "-- call ended --" in out
+
+
+def test_a_declined_then_unanswered_transfer_reaches_the_fallback(tmp_path: Path) -> None:
+    result = run_simulation("agent\n2\n\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "agent hears> Okay, passing the call on." in out
+    assert out.count("-> ringing ") == 2  # the configured targets in turn
+    assert "-- no answer --" in out
+    assert "everyone on the team is busy" in out and "-- call ended --" in out

@@ -25,9 +25,13 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     from ivr.web import create_app
 
     os.environ["IVR_THREADS"] = str(threads)  # database and action pools follow it
-
+    settings = load_settings()
+    if "public_url" not in settings.model_fields_set:
+        # Development: Twilio signs (and `ivr simulate --url` signs) the address the server
+        # is reached at, so the default follows the bound host and port.
+        settings = load_settings(public_url=development_url(host, port))
     try:
-        app = create_app()
+        app = create_app(settings)
     except FlowError as error:
         fail_flows(error)
 
@@ -44,7 +48,15 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         def load(self):  # type: ignore[no-untyped-def]
             return app
 
-    settings = load_settings()
     click.echo(f"Serving flows from {settings.dialogs_dir} on http://{host}:{port} "
                f"(Twilio webhook: {settings.public_url}/voice/incoming)")
     Server().run()
+
+
+def development_url(host: str, port: int) -> str:
+    """The base URL of a server bound to `host`:`port`, as a browser on this machine says it."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"

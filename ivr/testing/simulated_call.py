@@ -23,6 +23,7 @@ class Heard:
     twiml: str
     says: list[str] = field(default_factory=list)
     listening: bool = False
+    gather_action: str | None = None  # where the caller's answer goes
     dial_target: str | None = None
     whisper_url: str | None = None
     dial_action: str | None = None
@@ -45,6 +46,7 @@ def parse_twiml(status: int, body: str) -> Heard:
             case "Say":
                 heard.says.append(element.text or "")
             case "Gather":
+                heard.gather_action = element.get("action")
                 heard.listening = heard.listening or "speech" in element.get("input", "") or (
                     "dtmf" in element.get("input", ""))
             case "Dial":
