@@ -6,7 +6,8 @@ PostgreSQL the row is taken with SELECT ... FOR UPDATE SKIP LOCKED, on SQLite th
 transaction holds the write lock, so two transfers at once never ring the same agent. An agent
 who does not take the call is released in their old place; one who took it goes to wrap-up
 when the call ends, and is available again `[transfer] wrap_up_seconds` later (applied lazily,
-whenever routing or the directory looks at agents).
+whenever routing or the directory looks at agents). A reservation is a lease: see
+`ivr.app.leases`.
 
 `AgentDirectory` is the people side, for the CLI and the console: add and remove agents,
 change their queues and presence, each change audited.
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr.app.accounts import AGENT_TARGET, AGENT_TARGET_RULES, USERNAME, normalise_username
+from ivr.app.leases import expire_ringing
 from ivr.config import Settings, TransferSettings
 from ivr.storage import agents, audit
 from ivr.storage.agents import OFFLINE, STATUSES, Db
@@ -87,6 +89,7 @@ class Router:
         now = self.clock()
         name = queue_name(self.transfer, queue)
         agents.release(db, call_sid, now)
+        expire_ringing(db, self.transfer, now)
         agents.settle(db, now, self.transfer.wrap_up_seconds)
         if not agents.serves(db, name):
             return Reservation(served=False)
@@ -211,7 +214,7 @@ class AgentDirectory:
     def list_agents(self) -> list[AgentInfo]:
         """Every agent by name, wrap-ups that are over already ended."""
         with self._session() as session:
-            agents.settle(session, self.clock(), self.transfer.wrap_up_seconds)
+            self._settle(session)
             return [AgentInfo.of(agent) for agent in agents.list_agents(session)]
 
     def of_target(self, target: str | None) -> AgentInfo | None:
@@ -219,9 +222,15 @@ class AgentDirectory:
         if not target:
             return None
         with self._session() as session:
-            agents.settle(session, self.clock(), self.transfer.wrap_up_seconds)
+            self._settle(session)
             agent = agents.by_target(session, target)
             return AgentInfo.of(agent) if agent else None
+
+    def _settle(self, session: Session) -> None:
+        """Leases that ran out and wrap-ups that are over end before agents are shown."""
+        now = self.clock()
+        expire_ringing(session, self.transfer, now)
+        agents.settle(session, now, self.transfer.wrap_up_seconds)
 
     def _set_status(self, session: Session, agent: Agent, status: str,
                     actor: str) -> AgentInfo:

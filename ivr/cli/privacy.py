@@ -13,6 +13,7 @@ from ivr.cli.common import cli_actor, settings_for_data
 from ivr.storage import crypto
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SWEEP_SECONDS = 60.0
 
 
 def _rights() -> DataRights:
@@ -22,21 +23,46 @@ def _rights() -> DataRights:
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
 @click.option("--every", default=None, metavar="DURATION",
-              help="Keep running, purging every DURATION (e.g. 24h, 30m).")
+              help="Keep running, purging every DURATION (e.g. 24h, 30m); agents' leases are "
+                   "swept every minute meanwhile (`ivr agents sweep`).")
 def purge(dry_run: bool, every: str | None) -> None:
     """Delete calls older than the retention period (retention_days) and old audit entries."""
     interval = _seconds(every) if every else None
+    next_purge = time.monotonic()
     while True:
-        rights = _rights()
-        result = rights.purge(cli_actor(), dry_run=dry_run)
-        verb = "would delete" if dry_run else "deleted"
-        click.echo(f"{verb} {result.calls} call(s) started before "
-                   f"{result.calls_cutoff:%Y-%m-%d %H:%M} UTC and {result.audit_entries} audit "
-                   f"entr{'y' if result.audit_entries == 1 else 'ies'} before "
-                   f"{result.audit_cutoff:%Y-%m-%d}")
-        if interval is None:
-            return
-        time.sleep(interval)
+        if time.monotonic() >= next_purge:
+            _purge_once(dry_run)
+            if interval is None:
+                return
+            next_purge = time.monotonic() + interval
+        if not dry_run:
+            _sweep_leases()
+        time.sleep(min(SWEEP_SECONDS, max(0.0, next_purge - time.monotonic())))
+
+
+def _purge_once(dry_run: bool) -> None:
+    result = _rights().purge(cli_actor(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {result.calls} call(s) started before "
+               f"{result.calls_cutoff:%Y-%m-%d %H:%M} UTC and {result.audit_entries} audit "
+               f"entr{'y' if result.audit_entries == 1 else 'ies'} before "
+               f"{result.audit_cutoff:%Y-%m-%d}")
+
+
+def _sweep_leases() -> None:
+    """Agents whose transfer or call was never reported back become available again."""
+    from ivr.app.leases import Leases
+    from ivr.app.transfer_policy import TransferPolicy
+
+    settings = settings_for_data()
+    try:
+        report = Leases(settings, TransferPolicy.from_settings(settings)).sweep()
+    except Exception as error:  # the database may be down for a moment: try again later
+        click.echo(f"lease sweep failed: {type(error).__name__}", err=True)
+        return
+    if report.lost_transfers or report.calls_ended:
+        click.echo(f"leases: {report.lost_transfers} lost transfer(s), {report.calls_ended} "
+                   "ended call(s) released their agent")
 
 
 @click.command()
