@@ -46,7 +46,7 @@ class ActionOrderStatus(Action):
     def name(self) -> str:
         return "action_order_status"
 
-    def run(  # type: ignore[override]  # rasa-sdk accepts synchronous actions
+    def run(  # synchronous: rasa-sdk accepts synchronous actions
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         number = "".join(
@@ -93,7 +93,7 @@ class ActionSendPasswordReset(Action):
     def name(self) -> str:
         return "action_send_password_reset"
 
-    def run(  # type: ignore[override]  # rasa-sdk accepts synchronous actions
+    def run(  # synchronous: rasa-sdk accepts synchronous actions
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         metadata = tracker.latest_message.get("metadata") or {}
@@ -161,7 +161,7 @@ class ActionOpeningHours(Action):
     def name(self) -> str:
         return "action_opening_hours"
 
-    def run(  # type: ignore[override]  # rasa-sdk accepts synchronous actions
+    def run(  # synchronous: rasa-sdk accepts synchronous actions
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text, open_now = describe_opening_hours(current().settings.business)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from ivr.app.contract import Reply
 from ivr.config import Settings
 from ivr.dialog import Flow, Hangup, Listen, Say
@@ -132,7 +134,7 @@ class AfterCall:
         log.info("call %s: confirmation text queued as %s", call_sid, message_sid)
         return "sent"
 
-    def _survey_flow(self, session, call_sid: str) -> Flow | None:  # type: ignore[no-untyped-def]
+    def _survey_flow(self, session: Session, call_sid: str) -> Flow | None:
         """The call's flow when a survey answer is expected: the flow has a survey and a
         person took the call."""
         call = repository.get_call(session, call_sid)

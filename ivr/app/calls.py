@@ -49,7 +49,7 @@ from ivr.dialog.engine import current_listen
 from ivr.nlu.interpreter import Interpreter
 from ivr.privacy.pseudonyms import pseudonymise
 from ivr.privacy.redaction import redact
-from ivr.storage import agents, repository
+from ivr.storage import agents, repository, transfers
 from ivr.storage.db import reading, transaction
 from ivr.storage.models import as_utc
 from ivr.storage.repository import CallRecord
@@ -232,7 +232,7 @@ class CallService:
             return Reply([Say(lines.SHORT_GOODBYE), Hangup()])
         if state.transferred:
             # Ring whoever the transfer is ringing (routing reserved them), not the queue's first.
-            queue, target = repository.ringing_now(connection, call.id)
+            queue, target = transfers.ringing_now(connection, call.id)
             transfer = Transfer(reason="the call is being handed to a person", queue=queue,
                                 trigger="continue")
             leg = (AgentLeg(target, self.policy.ring_seconds(queue), lines.HANDOVER_INTRO,

@@ -1,5 +1,5 @@
 """The hand-over to a person after the bot decided to transfer: whisper, accept, next agent,
-fallback, and how the call ended. State lives in the `transfers` table."""
+fallback, and how the call ended. State lives in the `transfers` table (`ivr.storage.transfers`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ivr.app.routing import Router
 from ivr.app.transfer_policy import TransferPolicy
 from ivr.config import Settings
 from ivr.dialog import Flow, Hangup, Say, Transfer, lines
-from ivr.storage import repository
+from ivr.storage import repository, transfers
 from ivr.storage.db import session_scope
 from ivr.storage.models import Transfer as TransferRow
 from ivr.storage.models import as_utc, utcnow
@@ -73,7 +73,7 @@ class HandoffService:
         with session_scope(self.url) as session:
             transfer = self._transfer(session, call_sid)
             if (transfer is None or transfer.outcome != "ringing"
-                    or _current_target(transfer) != agent_target):
+                    or transfers.current_target(transfer) != agent_target):
                 return ScreenAnswer("not-ringing-you")
             leg, attempt, mode = transfer.agent_call_sid, transfer.attempt, transfer.mode
         settings = self.settings
@@ -123,13 +123,13 @@ class HandoffService:
                 return choice
             if choice == "accept":  # a routed agent stays busy with the call
                 transfer.outcome = "accepted"
-                transfer.accepted_by = _current_target(transfer)
+                transfer.accepted_by = transfers.current_target(transfer)
                 transfer.answered_at = utcnow()
                 waited = transfer.answered_at - as_utc(transfer.created_at)
-                _record_attempt(transfer, "answered",
-                                seconds_to_answer=round(waited.total_seconds(), 1))
+                transfers.record_attempt(transfer, "answered",
+                                         seconds_to_answer=round(waited.total_seconds(), 1))
             else:
-                _record_attempt(transfer, "declined")
+                transfers.record_attempt(transfer, "declined")
                 if transfer.outcome == "ringing":
                     Router.of(self.policy).release(session, call_sid)
         return choice
@@ -162,7 +162,7 @@ class HandoffService:
             if transfer.outcome == "caller-abandoned":  # nobody is left to connect
                 router.release(session, call_sid)
                 return Reply([Hangup()])
-            _record_attempt(transfer, _attempt_outcome(dial_status))
+            transfers.record_attempt(transfer, transfers.attempt_outcome(dial_status))
             router.release(session, call_sid)
             transfer.attempt += 1
             directive = Transfer(reason=transfer.reason, queue=transfer.queue,
@@ -236,7 +236,7 @@ class HandoffService:
                 transfer = repository.latest_transfer(session, call, lock=True)
                 if transfer is not None and transfer.outcome == "ringing":
                     transfer.outcome = "caller-abandoned"
-                    _record_attempt(transfer, "caller-abandoned")
+                    transfers.record_attempt(transfer, "caller-abandoned")
                     if transfer.mode == "conference" and transfer.agent_call_sid:
                         ringing_leg = transfer.agent_call_sid
                 router = Router.of(self.policy)
@@ -289,7 +289,7 @@ class HandoffService:
             if (transfer is None or transfer.mode != "conference"
                     or transfer.outcome != "ringing" or transfer.agent_call_sid != agent_call_sid):
                 return "ignored"  # joined, abandoned, or an older leg
-            _record_attempt(transfer, _attempt_outcome(call_status))
+            transfers.record_attempt(transfer, transfers.attempt_outcome(call_status))
             router.release(session, call_sid)
             transfer.attempt += 1
             transfer.agent_call_sid = None
@@ -348,7 +348,7 @@ class HandoffService:
                     transfer = self._transfer(session, call_sid, lock=True)
                     if transfer is None:
                         return self.policy.fallback()
-                    _record_attempt(transfer, "failed")
+                    transfers.record_attempt(transfer, "failed")
                     router.release(session, call_sid)
                     transfer.attempt += 1
                 continue
@@ -373,38 +373,13 @@ class HandoffService:
         return repository.latest_transfer(session, call, lock=lock)
 
 
-
-def _current_target(transfer: TransferRow) -> str | None:
-    if transfer.attempt < len(transfer.targets):
-        return str(transfer.targets[transfer.attempt])
-    return None
-
-
 def _next_target(session, transfer: TransferRow, router: Router, call_sid: str) -> str | None:  # type: ignore[no-untyped-def]
     """Who the transfer rings now: its current configured target, or else the longest-idle
     available agent of its queue not tried yet (reserved, and added to its targets)."""
-    target = _current_target(transfer)
+    target = transfers.current_target(transfer)
     if target is None:
         target = router.reserve(session, transfer.queue, call_sid,
                                 tried=[str(tried) for tried in transfer.targets]).target
         if target is not None:
             transfer.targets = [*transfer.targets, target]
     return target
-
-
-def _record_attempt(transfer: TransferRow, outcome: str, **detail: object) -> None:
-    """One entry per target tried (answered, declined, no-answer, busy, failed, canceled,
-    caller-abandoned); a decline seen in the whisper is not counted twice."""
-    attempts = list(transfer.attempts or [])
-    if attempts and attempts[-1].get("index") == transfer.attempt:
-        return
-    attempts.append({"index": transfer.attempt, "target": _current_target(transfer),
-                     "outcome": outcome, "at": utcnow().isoformat(), **detail})
-    transfer.attempts = attempts
-
-
-def _attempt_outcome(dial_status: str) -> str:
-    """The outcome type of an agent's leg that ended without the agent taking the call: one
-    that was answered ("completed") but not accepted counts as declined."""
-    return {"busy": "busy", "no-answer": "no-answer", "failed": "failed",
-            "canceled": "canceled"}.get(dial_status, "declined")

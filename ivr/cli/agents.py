@@ -47,7 +47,8 @@ def list_agents() -> None:
         click.echo("no agents yet: transfers ring the [transfer.queues] targets of the "
                    "configuration. Add one with `ivr agents add NAME TARGET --queue support`")
         return
-    rows = [("NAME", "TARGET", "QUEUES", "STATUS", "SINCE", "IDLE SINCE", "CALL")]
+    rows: list[tuple[str, ...]] = [
+        ("NAME", "TARGET", "QUEUES", "STATUS", "SINCE", "IDLE SINCE", "CALL")]
     rows += [_row(agent) for agent in found]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from ivr.cli.common import fail_flows
 from ivr.config import load_settings
 from ivr.dialog.parse import FlowError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.command()
@@ -35,7 +39,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     except FlowError as error:
         fail_flows(error)
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("logger_class", "ivr.web.gunicorn_logging.RedactingGunicornLogger")
             self.cfg.set("bind", f"{host}:{port}")
@@ -45,7 +49,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 30)
 
-        def load(self):  # type: ignore[no-untyped-def]
+        # types-gunicorn types start_response without PEP 3333's exc_info and write(), so
+        # no real WSGI app (Flask's __call__ takes the full StartResponse) matches its type.
+        def load(self) -> Flask:  # type: ignore[override]
             return app
 
     click.echo(f"Serving flows from {settings.dialogs_dir} on http://{host}:{port} "

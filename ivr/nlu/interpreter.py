@@ -13,6 +13,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping
+from typing import SupportsFloat, SupportsIndex
 
 from ivr.dialog.events import UserInput
 from ivr.dialog.schema import Flow
@@ -89,10 +90,14 @@ def clean_digits(digits: object) -> str:
     return KEYPAD.sub("", digits[: MAX_DIGITS * 4])[:MAX_DIGITS]
 
 
-def clean_confidence(confidence: object) -> float | None:
+def clean_confidence(
+    confidence: str | bytes | SupportsFloat | SupportsIndex | None,
+) -> float | None:
     """The recogniser's confidence as a number in [0, 1], or None when there is none."""
+    if confidence is None:
+        return None
     try:
-        value = float(confidence)  # type: ignore[arg-type]
+        value = float(confidence)
     except (TypeError, ValueError):
         return None
     if math.isnan(value):
@@ -127,6 +132,7 @@ class Interpreter:
         answer = yes_no(speech)
         if answer is not None:
             entities["yes_no"] = answer
+        intent: str | None
         if asks_for_person(speech):
             intent, intent_confidence = "agent", 1.0
         else:

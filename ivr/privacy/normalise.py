@@ -192,12 +192,12 @@ class _Words:
         if word in _ZEROS:
             return ("0", index + 1) if self.zero(index) else None
         if word in _REPEATS:
-            following = self.next_word(index)
-            if following in _UNITS or following in _ZEROS:
-                digit = str(_UNITS.get(following, 0))
+            repeated = self.next_word(index)
+            if repeated in _UNITS or repeated in _ZEROS:
+                digit = str(_UNITS.get(repeated, 0))
                 return digit * _REPEATS[word], index + 2
-            if len(following) == 1 and following.isdigit():
-                return following * _REPEATS[word], index + 2
+            if len(repeated) == 1 and repeated.isdigit():
+                return repeated * _REPEATS[word], index + 2
             return None
         if word == "plus":
             return ("+", index + 1) if self.joined(index) and self.numberish(index + 1) else None
@@ -208,12 +208,12 @@ class _Words:
         value = _SMALL[word]
         following = index + 1
         if word in _TENS:
-            after = self.next_word(index)
-            if _UNITS.get(after, 0) > 0:
-                value += _UNITS[after]
+            unit = self.next_word(index)
+            if _UNITS.get(unit, 0) > 0:
+                value += _UNITS[unit]
                 following += 1
-            elif after in _UNIT_ORDINALS:
-                return _ordinal(value + _UNIT_ORDINALS[after]), index + 2
+            elif unit in _UNIT_ORDINALS:
+                return _ordinal(value + _UNIT_ORDINALS[unit]), index + 2
         if value and self.next_word(following - 1) == "hundred":
             # "eight hundred five five five": digits after "hundred" stay digits
             value *= 100

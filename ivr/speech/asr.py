@@ -55,8 +55,15 @@ class Recognizer(Protocol):
 class SpeechEngine(Protocol):
     """A loaded speech model that makes recognisers."""
 
-    name: str
-    sample_rate: int
+    @property
+    def name(self) -> str:
+        """The engine's name ("vosk", "pocketsphinx")."""
+        ...
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the audio its recognisers take."""
+        ...
 
     def recognizer(self, phrases: Sequence[str]) -> Recognizer:
         """A new recogniser that listens for these phrases (what the flow expects)."""

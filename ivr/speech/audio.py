@@ -10,6 +10,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 
@@ -23,6 +24,9 @@ TELEPHONE_RATE = 8000
 FRAME_MS = 20
 ULAW_FRAME_BYTES = TELEPHONE_RATE * FRAME_MS // 1000  # one byte per sample
 ULAW_SILENCE = b"\xff"
+
+ResampleState: TypeAlias = tuple[int, tuple[tuple[int, int], ...]] | None
+"""`resample`'s state between the chunks of a stream (audioop.ratecv's); None to start."""
 
 WAVE_FORMAT_PCM = 1
 WAVE_FORMAT_FLOAT = 3
@@ -46,8 +50,8 @@ def pcm16_to_ulaw(data: bytes) -> bytes:
 
 
 def resample(
-    pcm16: bytes, from_rate: int, to_rate: int, state: object = None
-) -> tuple[bytes, object]:
+    pcm16: bytes, from_rate: int, to_rate: int, state: ResampleState = None
+) -> tuple[bytes, ResampleState]:
     """Resample mono 16-bit PCM. Pass the returned state with the next chunk of a stream.
 
     This is linear interpolation with no filter: right for upsampling (8 kHz telephone audio

@@ -245,7 +245,7 @@ class RecognitionPool:
                 worker.stop()
 
     def _new_workers(self) -> list[_Worker]:
-        return [_Worker(index, self.name, self.vosk_model, self.timeout)  # type: ignore[arg-type]
+        return [_Worker(index, self.name, self.vosk_model, self.timeout)
                 for index in range(self.processes)]
 
     def _forget_if_forked(self) -> None:
@@ -256,6 +256,7 @@ class RecognitionPool:
                 return
             # The processes and pipes belong to the parent; leave them alone, and keep
             # multiprocessing from terminating the parent's workers when this child exits.
+            # (`_children` is private, so typeshed does not declare it: hence the ignore.)
             for worker in self._workers:
                 with contextlib.suppress(AttributeError, KeyError):
                     multiprocessing.process._children.discard(worker.process)  # type: ignore[attr-defined]

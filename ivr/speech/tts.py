@@ -326,6 +326,7 @@ class SynthesisWorker:
         if os.getpid() != self._owner:
             # The process and pipe belong to the parent; leave them alone, and keep
             # multiprocessing from terminating the parent's worker when this child exits.
+            # (`_children` is private, so typeshed does not declare it: hence the ignore.)
             with contextlib.suppress(AttributeError, KeyError):
                 multiprocessing.process._children.discard(self._process)  # type: ignore[attr-defined]
             self._owner = os.getpid()

@@ -8,9 +8,9 @@ without its entry.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from ivr.storage.models import AuditEntry, utcnow
@@ -65,5 +65,7 @@ def count_since(session: Session, action: str, target: str, since: datetime) -> 
 
 def delete_before(session: Session, cutoff: datetime) -> int:
     """Remove entries older than `cutoff` (the audit retention period); returns how many."""
-    result = session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # DML returns a CursorResult, which has the row count; Session.execute is typed Result
+    result = cast(CursorResult[Any],
+                  session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff)))
+    return int(result.rowcount or 0)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.storage.models import Call, Transfer, Turn
@@ -54,7 +55,7 @@ def earlier_contacts(session: Session, call: Call, *,
             select(Turn.call_id, Turn.intent).where(Turn.call_id.in_(ids),
                                                     Turn.intent.is_not(None))
             .order_by(Turn.call_id, Turn.seq)):
-        if intent not in intents[call_id]:
+        if intent is not None and intent not in intents[call_id]:
             intents[call_id].append(intent)
     transfers = {transfer.call_id: transfer for transfer in session.scalars(
         select(Transfer).where(Transfer.call_id.in_(ids)).order_by(Transfer.id))}
@@ -66,8 +67,10 @@ def earlier_contacts(session: Session, call: Call, *,
 
 
 def delete_calls_of_caller(session: Session, pseudonym: str) -> int:
-    result = session.execute(delete(Call).where(Call.caller_hash == pseudonym))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # DML returns a CursorResult, which has the row count; Session.execute is typed Result
+    result = cast(CursorResult[Any],
+                  session.execute(delete(Call).where(Call.caller_hash == pseudonym)))
+    return int(result.rowcount or 0)
 
 
 def delete_calls_started_before(session: Session, cutoff: datetime) -> int:

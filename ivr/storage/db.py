@@ -8,11 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
-WRITE_LOCK = "ivr_write_lock"
+if TYPE_CHECKING:
+    import sqlite3
+
+WRITE_LOCK: Final = "ivr_write_lock"
 DEFAULT_THREADS = 32  # the Procfile's and `ivr serve`'s threads per worker
 POOL_TIMEOUT_SECONDS = 3.0
 """How long a request waits for a free connection before it fails (and the caller goes to a
@@ -58,7 +63,7 @@ def _with_sqlite_events(engine: Engine) -> Engine:
     return engine
 
 
-def _sqlite_connect(connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     connection.isolation_level = None  # we issue BEGIN ourselves, see _sqlite_begin
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

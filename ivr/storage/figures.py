@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ivr.storage.models import Call, Feedback, Transfer, as_utc
 
@@ -24,14 +24,15 @@ def call_figures(session: Session) -> dict[str, Any]:
     calls = int(session.scalar(select(func.count()).select_from(Call)) or 0)
     transferred = int(session.scalar(select(func.count(distinct(Transfer.call_id)))) or 0)
 
-    def grouped(column: Any) -> list[tuple[str, int]]:
+    def grouped(column: InstrumentedAttribute[str]) -> list[tuple[str, int]]:
         query = select(column, func.count()).group_by(column).order_by(func.count().desc(),
                                                                         column)
         return [(str(value), int(count)) for value, count in session.execute(query)]
 
     answered = session.execute(select(Transfer.created_at, Transfer.answered_at)
                                .where(Transfer.answered_at.is_not(None))).all()
-    waits = [(as_utc(done) - as_utc(asked)).total_seconds() for asked, done in answered]
+    waits = [(as_utc(done) - as_utc(asked)).total_seconds() for asked, done in answered
+             if done is not None]
     known, repeated = _repeat_calls(session)
     return {"calls": calls, "transferred": transferred, "by_bot": calls - transferred,
             "by_trigger": grouped(Transfer.trigger), "by_outcome": grouped(Transfer.outcome),
@@ -63,7 +64,7 @@ def feedback_figures(session: Session, *, top: int = 5) -> dict[str, Any]:
             Transfer, Transfer.id == Feedback.transfer_id)
         .where(Transfer.accepted_by.is_not(None))) or 0)
 
-    def accuracy(column: Any) -> tuple[int, int]:
+    def accuracy(column: InstrumentedAttribute[bool | None]) -> tuple[int, int]:
         rows = session.execute(select(column, func.count()).where(column.is_not(None))
                                .group_by(column)).all()
         counts = {bool(value): int(count) for value, count in rows}

@@ -4,7 +4,7 @@ for it (SKIP LOCKED on PostgreSQL; SQLite's write lock serialises the writers)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ def expire_ringing(db: Db, now: datetime, allowed_seconds: Callable[[str | None]
     """Transfers still "ringing" whose current attempt started more than
     `allowed_seconds(queue)` ago: the attempt is recorded as `no-report`, the transfer becomes
     `lost` and the agent reserved for it is available again in their old place."""
-    rows = db.execute(
+    rows: Sequence[tuple[int, str, str | None, datetime, int, list[Any], list[Any]]] = db.execute(
         select(Transfer.id, Call.call_sid, Transfer.queue, Transfer.created_at,
                Transfer.attempt, Transfer.attempts, Transfer.targets)
         .join(Call, Call.id == Transfer.call_id)
@@ -63,7 +63,7 @@ def busy_on_accepted(db: Db, answered_before: datetime) -> list[tuple[str, datet
         .where(Transfer.outcome == "accepted", Agent.status == BUSY,
                Transfer.answered_at.is_not(None), Transfer.answered_at < answered_before)
     ).all()
-    return [(str(sid), as_utc(answered)) for sid, answered in rows]
+    return [(str(sid), as_utc(answered)) for sid, answered in rows if answered is not None]
 
 
 def _attempt_started(created_at: datetime, attempts: list[Any]) -> datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Integer, LargeBinary, Text, column, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -12,9 +14,9 @@ from ivr.storage.models import Base
 ENCRYPTED_TYPES = (crypto.EncryptedText, crypto.EncryptedJSON, crypto.EncryptedBytes)
 
 
-def encrypted_columns() -> list[tuple[str, str, TypeEngine[object]]]:
+def encrypted_columns() -> list[tuple[str, str, TypeEngine[bytes] | TypeEngine[str]]]:
     """(table, column, raw storage type) for every column of an encrypted type."""
-    found = []
+    found: list[tuple[str, str, TypeEngine[bytes] | TypeEngine[str]]] = []
     for mapped in Base.metadata.sorted_tables:
         for col in mapped.columns:
             if isinstance(col.type, ENCRYPTED_TYPES):
@@ -31,8 +33,8 @@ def rotate_all(session: Session) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table_name, column_name, raw_type in encrypted_columns():
         raw = table(table_name, column("id", Integer()), column(column_name, raw_type))
-        rows = session.execute(select(raw.c.id, raw.c[column_name])
-                               .where(raw.c[column_name].is_not(None))).all()
+        rows: Sequence[tuple[int, str | bytes]] = session.execute(
+            select(raw.c.id, raw.c[column_name]).where(raw.c[column_name].is_not(None))).all()
         for row_id, token in rows:
             session.execute(update(raw).where(raw.c.id == row_id)
                             .values({column_name: keyring.rotate(token)}))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ivr.storage.models import Call, Order, Transfer, Turn, Voicemail, utcnow
@@ -18,6 +18,7 @@ DEMO_ORDERS = [
     ("456789", "delayed", "is delayed at the carrier; the new delivery estimate is next Tuesday"),
     ("567890", "cancelled", "was cancelled and the refund was issued to the original payment"),
 ]
+
 
 def call_for_update(session: Session, call_sid: str) -> Call | None:
     """The call, locked for this transaction where the database supports it."""
@@ -73,6 +74,11 @@ def seed_demo_orders(session: Session) -> int:
     return len(DEMO_ORDERS)
 
 
+def ping(session: Session) -> None:
+    """Ask the database for nothing: raises when it does not answer."""
+    session.execute(text("select 1"))
+
+
 def count_turns(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Turn)) or 0)
 
@@ -106,9 +112,6 @@ _SAVE_CALL = (update(Call).where(Call.id == bindparam("cid"))
                       turn_count=bindparam("turns"), updated_at=bindparam("now")))
 _TURNS_OF_CALL = (select(*Turn.__table__.columns).where(Turn.call_id == bindparam("cid"))
                   .order_by(Turn.seq))
-_LATEST_TRANSFER = (select(Transfer.queue, Transfer.targets, Transfer.attempt, Transfer.outcome)
-                    .where(Transfer.call_id == bindparam("cid"))
-                    .order_by(Transfer.id.desc()).limit(1))
 
 
 def read_call(connection: Connection, call_sid: str) -> CallRecord | None:
@@ -178,14 +181,3 @@ def earlier_calls(connection: Connection, caller_hash: str, call_id: int,
              .where(Call.caller_hash == caller_hash, Call.id != call_id,
                     Call.started_at >= since))
     return int(connection.execute(query).scalar() or 0)
-
-
-def ringing_now(connection: Connection, call_id: int) -> tuple[str | None, str | None]:
-    """The queue of the call's newest transfer, and the target it is ringing (None when it is
-    not ringing anyone)."""
-    row = connection.execute(_LATEST_TRANSFER, {"cid": call_id}).first()
-    if row is None:
-        return None, None
-    queue, targets, attempt, outcome = row
-    ringing = outcome == "ringing" and 0 <= attempt < len(targets or [])
-    return queue, str(targets[attempt]) if ringing else None

@@ -4,9 +4,10 @@ confirmation text, and the survey figures. Each write happens at most once per c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from ivr.storage.models import Call
@@ -19,21 +20,21 @@ def record_score(session: Session, call_sid: str, score: int, at: datetime) -> b
     """Store the caller's answer; False when the call already has one (or is unknown)."""
     if not 1 <= score <= 5:
         raise ValueError("a survey score is 1 to 5")
-    done = session.execute(
+    done = cast(CursorResult[Any], session.execute(  # DML: Session.execute is typed Result
         update(Call).where(Call.call_sid == call_sid, Call.survey_at.is_(None))
         .values(survey_score=score, survey_at=at)
-        .execution_options(synchronize_session=False))
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)))
+    return bool(done.rowcount)
 
 
 def claim_confirmation(session: Session, call_sid: str) -> bool:
     """Mark the call's confirmation text as being sent; False when it was sent (or is being
     sent) already. Atomic, so two deliveries of the same callback send one text."""
-    done = session.execute(
+    done = cast(CursorResult[Any], session.execute(  # DML: Session.execute is typed Result
         update(Call).where(Call.call_sid == call_sid, Call.confirmation_sms_sid.is_(None))
         .values(confirmation_sms_sid=SENDING)
-        .execution_options(synchronize_session=False))
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)))
+    return bool(done.rowcount)
 
 
 def confirmation_sent(session: Session, call_sid: str, message_sid: str | None) -> None:
@@ -51,6 +52,7 @@ def survey_figures(session: Session, since: datetime | None = None) -> dict[str,
         Call.survey_score.is_not(None))
     if since is not None:
         query = query.where(Call.survey_at >= since)
-    responses, average = session.execute(query).one()
+    row: tuple[int, Decimal | float | None] = session.execute(query).one()
+    responses, average = row
     return {"survey_responses": int(responses or 0),
             "survey_average_score": round(float(average), 2) if average is not None else None}

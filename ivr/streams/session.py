@@ -19,7 +19,7 @@ from ivr.app.contract import Inbound, Reply
 from ivr.dialog import Directive, Hangup, Listen, Say, Transfer
 from ivr.nlu.escalation import asks_for_person
 from ivr.speech.asr import Recognizer, SpeechEngine, SpeechEngineError, Transcript
-from ivr.speech.audio import ULAW_FRAME_BYTES, resample, ulaw_to_pcm16
+from ivr.speech.audio import ULAW_FRAME_BYTES, ResampleState, resample, ulaw_to_pcm16
 from ivr.speech.grammar import flow_phrases
 from ivr.speech.tts import PromptLibrary
 from ivr.speech.vad import EndOfSpeech
@@ -87,7 +87,7 @@ class StreamSession:
         self.called: str | None = None
         self.recognizer: Recognizer | None = None
         self.vad = EndOfSpeech(silence_ms=end_of_speech_ms)
-        self.resample_state: object = None
+        self.resample_state: ResampleState = None
         self.pre_roll: deque[bytes] = deque(maxlen=PRE_ROLL_FRAMES)
         self.queue: deque[Chunk] = deque()
         self.playing_until = 0.0

@@ -8,8 +8,13 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ivr.telephony.signature import sign
+
+if TYPE_CHECKING:
+    import requests
+    from werkzeug.test import Client
 
 Post = Callable[[str, dict[str, str], dict[str, str]], tuple[int, str]]
 """post(path, form, headers) -> (status, body)"""
@@ -124,7 +129,7 @@ class SimulatedCall:
                                            "CallDuration": str(duration)})
 
 
-def flask_post(client) -> Post:  # type: ignore[no-untyped-def]
+def flask_post(client: Client) -> Post:
     """A `Post` over a Flask test client (in-process, through the real WSGI app)."""
 
     def post(path: str, form: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
@@ -134,7 +139,7 @@ def flask_post(client) -> Post:  # type: ignore[no-untyped-def]
     return post
 
 
-def http_post(base_url: str, session=None) -> Post:  # type: ignore[no-untyped-def]
+def http_post(base_url: str, session: requests.Session | None = None) -> Post:
     """A `Post` over HTTP to a running server."""
     import requests
 

@@ -51,7 +51,10 @@ class StreamCaller:
         self._lock = threading.Lock()
 
     def connect(self) -> None:
-        self._ws = simple_websocket.Client.connect(self.url, headers=self.headers)
+        # as bytes, the type wsproto takes (h11 would encode str headers as ASCII all the same)
+        headers = [(name.encode("ascii"), value.encode("ascii"))
+                   for name, value in self.headers.items()]
+        self._ws = simple_websocket.Client.connect(self.url, headers=headers)
         self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         parameters = {"token": self.token}
         if self.caller:

@@ -1,4 +1,4 @@
-"""Flask app factory: settings, flows, database, and the blueprints."""
+"""Flask app factory: settings, flows, the database, the services and the blueprints."""
 
 from __future__ import annotations
 
@@ -8,20 +8,22 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from flask import Flask
+from flask import Blueprint, Flask
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.app.accounts import Accounts
 from ivr.app.calls import CallService
+from ivr.app.database import prepare_database
+from ivr.app.feedback import AgentFeedback
 from ivr.app.flows import load_flows
+from ivr.app.live import LiveConsole
+from ivr.app.prompts import first_audio
+from ivr.app.queries import Queries
 from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
 from ivr.speech.tts import PromptLibrary
-from ivr.storage import crypto, repository
-from ivr.storage.db import engine_for, session_scope
-from ivr.storage.migrate import upgrade
+from ivr.web.context import Services, SpeechEngineSlot
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +44,26 @@ def create_app(
     unless `migrate=True`. `clock` replaces the real time of the use cases (tests).
     """
     settings = settings or load_settings()
-    crypto.configure(settings.data_keys)
+    flows = _checked_flows(settings, flows)
+    prepare_database(settings, migrate=migrate)
+    app = Flask(__name__)
+    _configure(app, settings)
+    services = _services(settings, flows, clock)
+    app.extensions["ivr"] = services
+    _protect_forms(app, exempt=_register_blueprints(app, settings))
+    _warn_about_configuration(services)
+    return app
+
+
+def _checked_flows(settings: Settings, flows: dict[str, Flow] | None) -> dict[str, Flow]:
     flows = flows if flows is not None else load_flows(settings.dialogs_dir)
     if settings.default_flow not in flows:
         raise ValueError(f"default flow {settings.default_flow!r} is not among the flows in "
                          f"{settings.dialogs_dir}: {', '.join(sorted(flows))}")
-    if migrate if migrate is not None else settings.database_url.startswith("sqlite"):
-        upgrade(settings.database_url)
-    if settings.demo_data:
-        try:
-            with session_scope(settings.database_url, write_lock=True) as session:
-                repository.seed_demo_orders(session)
-        except IntegrityError:
-            log.info("demo orders were seeded by another process")
-    engine_for(settings.database_url).dispose()  # no pooled connection crosses a fork
+    return flows
 
-    app = Flask(__name__)
+
+def _configure(app: Flask, settings: Settings) -> None:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     # Console sessions: signed with a key of their own derived from the secret, never the
     # secret itself. WTF_CSRF_SSL_STRICT stays on: it only checks the Referer of HTTPS
@@ -74,26 +80,61 @@ def create_app(
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+
+
+def _services(settings: Settings, flows: dict[str, Flow],
+              clock: Callable[[], datetime] | None) -> Services:
     calls = CallService(settings, flows, clock=clock)
     calls.warm_up()
-    app.extensions["ivr"] = {
-        "settings": settings,
-        "flows": flows,
-        "calls": calls,
-        "handoff": calls.handoff,
-        "accounts": Accounts(settings),
-        "prompts": PromptLibrary(settings.prompts_dir, cache_secret=settings.secret),
-        "engine": None,
-    }
-    _warn_unrendered_first_audio(app.extensions["ivr"]["prompts"], flows)
+    speech = SpeechEngineSlot(settings)
     if settings.asr != "twilio":
-        from ivr.speech.asr import open_engine
-
         # In the server's process: one model, loaded before gunicorn forks so workers share
         # its pages. A recognition pool starts its processes in each worker, on first use.
-        app.extensions["ivr"]["engine"] = open_engine(settings.asr,
-                                                      vosk_model=settings.vosk_model,
-                                                      processes=settings.asr_processes)
+        speech.open()
+    return Services(
+        settings=settings,
+        flows=flows,
+        calls=calls,
+        handoff=calls.handoff,
+        accounts=Accounts(settings),
+        prompts=PromptLibrary(settings.prompts_dir, cache_secret=settings.secret),
+        queries=Queries(settings),
+        live=LiveConsole(settings, flows, calls.handoff),
+        feedback=AgentFeedback(settings, flows),
+        speech=speech,
+    )
+
+
+def _register_blueprints(app: Flask, settings: Settings) -> list[Blueprint]:
+    """Every blueprint; returns those machines call (Twilio, API clients, the softphone's
+    script), which carry signatures or tokens of their own instead of CSRF tokens."""
+    from ivr.web.api import api
+    from ivr.web.health import health
+    from ivr.web.prompts import prompts
+    from ivr.web.staff import staff
+    from ivr.web.stream import stream
+    from ivr.web.voice import voice
+
+    machine_facing = [voice, stream, prompts, api, health]
+    if settings.softphone:
+        from ivr.web.softphone import softphone
+
+        machine_facing.append(softphone)
+    for blueprint in (*machine_facing, staff):
+        app.register_blueprint(blueprint)
+    return machine_facing
+
+
+def _protect_forms(app: Flask, exempt: list[Blueprint]) -> None:
+    """CSRF tokens on every form post, except to the blueprints in `exempt`."""
+    csrf = CSRFProtect(app)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
+
+
+def _warn_about_configuration(services: Services) -> None:
+    settings = services.settings
+    _warn_unrendered_first_audio(services.prompts, services.flows)
     if not settings.validate_signatures:
         log.warning("!!! Twilio signature checks are OFF (IVR_VALIDATE_SIGNATURES=false). "
                     "Anyone can drive calls on this server. Never do this in production. !!!")
@@ -104,41 +145,9 @@ def create_app(
         log.warning("TWILIO_AUTH_TOKEN is not set: requests must be signed with the development "
                     "token, so real Twilio requests will be refused (403).")
 
-    from ivr.web.agents import agent_pages
-    from ivr.web.api import api
-    from ivr.web.auth import auth
-    from ivr.web.console import console
-    from ivr.web.health import health
-    from ivr.web.live import live
-    from ivr.web.prompts import prompts
-    from ivr.web.stream import stream
-    from ivr.web.voice import voice
-
-    app.register_blueprint(voice)
-    app.register_blueprint(stream)
-    app.register_blueprint(prompts)
-    app.register_blueprint(api)
-    app.register_blueprint(health)
-    app.register_blueprint(auth)
-    app.register_blueprint(console)
-    app.register_blueprint(agent_pages)
-    app.register_blueprint(live)
-    csrf = CSRFProtect(app)
-    # Twilio's webhooks are signed, the API and the softphone carry their own tokens.
-    for blueprint in (voice, stream, prompts, api, health):
-        csrf.exempt(blueprint)
-    if settings.softphone:
-        from ivr.web.softphone import softphone
-
-        app.register_blueprint(softphone)
-        csrf.exempt(softphone)
-    return app
-
 
 def _warn_unrendered_first_audio(library: PromptLibrary, flows: dict[str, Flow]) -> None:
     """A call's first audio should never wait for synthesis: say so when it would."""
-    from ivr.app.prompts import first_audio
-
     missing = sorted(name for name, flow in flows.items()
                      if not all(library.has(text) for text in first_audio(flow)))
     if missing:

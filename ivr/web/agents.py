@@ -6,14 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.app.accounts import OWN_CALLS, USERS, Account
-from ivr.app.routing import AgentDirectory, AgentError
-from ivr.storage.agents import OFFLINE, STATUSES
-from ivr.web.auth import current_account, page, require, secure_headers
+from ivr.app.accounts import OWN_CALLS, USERS
+from ivr.app.routing import OFFLINE, STATUSES, AgentDirectory, AgentError
+from ivr.web.auth import me, page, require
 from ivr.web.context import calls, settings
 
 agent_pages = Blueprint("agents", __name__)
-agent_pages.after_request(secure_headers)
 
 FIELD_LIMIT = 200
 
@@ -21,12 +19,6 @@ FIELD_LIMIT = 200
 def _directory() -> AgentDirectory:
     """The agents, on the same clock as routing (tests move it instead of waiting)."""
     return AgentDirectory(settings(), clock=calls().clock)
-
-
-def _me() -> Account:
-    account = current_account()
-    assert account is not None, "only called behind require()"
-    return account
 
 
 def _field(name: str) -> str:
@@ -44,26 +36,26 @@ def presence() -> ResponseReturnValue:
 
 
 def _presence_page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
-    me = _me()
-    agent = _directory().of_target(me.agent_target)
+    account = me()
+    agent = _directory().of_target(account.agent_target)
     return page("agents_presence.html", status, agent=agent, statuses=STATUSES, error=error,
-                agent_target=me.agent_target)
+                agent_target=account.agent_target)
 
 
 @agent_pages.post("/console/presence")
 @require(OWN_CALLS)
 def set_presence() -> ResponseReturnValue:
-    me = _me()
-    if me.agent_target is None or _directory().of_target(me.agent_target) is None:
+    account = me()
+    if account.agent_target is None or _directory().of_target(account.agent_target) is None:
         return page("console_error.html", 403, title="Not an agent",
                     message="You are not set up as an agent, so you have no presence to set.")
     try:
-        agent = _directory().set_status_of(me.agent_target, _field("status"),
-                                           actor=me.username)
+        agent = _directory().set_status_of(account.agent_target, _field("status"),
+                                           actor=account.username)
     except AgentError as error:
         return _presence_page(400, str(error))
     flash(f"You are {agent.status}.")
-    return redirect(url_for("agents.presence"), 303)
+    return redirect(url_for("staff.agents.presence"), 303)
 
 
 # Admins: the directory ---------------------------------------------------------------------
@@ -87,11 +79,11 @@ def add_agent() -> ResponseReturnValue:
     form = {name: _field(name) for name in ("name", "target", "queues", "status")}
     try:
         agent = _directory().add(form["name"], form["target"], [form["queues"]],
-                                 status=form["status"] or OFFLINE, actor=_me().username)
+                                 status=form["status"] or OFFLINE, actor=me().username)
     except AgentError as error:
         return _agents_page(400, str(error), form)
     flash(f"Added agent {agent.name} for {', '.join(agent.queues)} ({agent.status}).")
-    return redirect(url_for("agents.agents_page"), 303)
+    return redirect(url_for("staff.agents.agents_page"), 303)
 
 
 @agent_pages.post("/admin/agents/queues")
@@ -99,30 +91,30 @@ def add_agent() -> ResponseReturnValue:
 def change_queues() -> ResponseReturnValue:
     try:
         agent = _directory().set_queues(_field("name"), [_field("queues")],
-                                        actor=_me().username)
+                                        actor=me().username)
     except AgentError as error:
         return _agents_page(400, str(error))
     flash(f"{agent.name} serves {', '.join(agent.queues)}.")
-    return redirect(url_for("agents.agents_page"), 303)
+    return redirect(url_for("staff.agents.agents_page"), 303)
 
 
 @agent_pages.post("/admin/agents/status")
 @require(USERS)
 def change_status() -> ResponseReturnValue:
     try:
-        agent = _directory().set_status(_field("name"), _field("status"), actor=_me().username)
+        agent = _directory().set_status(_field("name"), _field("status"), actor=me().username)
     except AgentError as error:
         return _agents_page(400, str(error))
     flash(f"{agent.name} is {agent.status}.")
-    return redirect(url_for("agents.agents_page"), 303)
+    return redirect(url_for("staff.agents.agents_page"), 303)
 
 
 @agent_pages.post("/admin/agents/remove")
 @require(USERS)
 def remove_agent() -> ResponseReturnValue:
     try:
-        agent = _directory().remove(_field("name"), actor=_me().username)
+        agent = _directory().remove(_field("name"), actor=me().username)
     except AgentError as error:
         return _agents_page(400, str(error))
     flash(f"Removed agent {agent.name}.")
-    return redirect(url_for("agents.agents_page"), 303)
+    return redirect(url_for("staff.agents.agents_page"), 303)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
-from ivr.storage import audit, repository
-from ivr.storage.db import session_scope
-from ivr.web.context import settings
+from ivr.web.context import services, settings
 
 api = Blueprint("api", __name__, url_prefix="/api")
 API_ACTOR = "api-token"
@@ -29,28 +28,27 @@ def require_bearer_token():  # type: ignore[no-untyped-def]
 
 
 @api.get("/calls/<call_sid>/summary")
-def call_summary(call_sid: str):  # type: ignore[no-untyped-def]
-    with session_scope(settings().database_url) as session:
-        call = repository.get_call(session, call_sid)
-        if call is None:
-            return jsonify(error="no such call"), 404
-        transfer = repository.latest_transfer(session, call)
-        if transfer is None:
-            return jsonify(error="this call was not transferred, so it has no summary"), 404
-        audit.record(session, API_ACTOR, audit.VIEW_CALL, call.call_sid, via="api")
-        return jsonify(
-            call_sid=call.call_sid,
-            flow=call.flow,
-            status=call.status,
-            started_at=call.started_at.isoformat(),
-            transfer={
-                "reason": transfer.reason,
-                "trigger": transfer.trigger,
-                "queue": transfer.queue,
-                "outcome": transfer.outcome,
-                "attempts": transfer.attempts,
-                "accepted_by": transfer.accepted_by,
-                "created_at": transfer.created_at.isoformat(),
-            },
-            summary=transfer.summary,
-        )
+def call_summary(call_sid: str) -> ResponseReturnValue:
+    """The newest transfer of a call with its hand-over summary (reading it is audited)."""
+    call = services().queries.call_for_api(call_sid, actor=API_ACTOR)
+    if call is None:
+        return jsonify(error="no such call"), 404
+    transfer = call.latest_transfer
+    if transfer is None:
+        return jsonify(error="this call was not transferred, so it has no summary"), 404
+    return jsonify(
+        call_sid=call.call_sid,
+        flow=call.flow,
+        status=call.status,
+        started_at=call.started_at.isoformat(),
+        transfer={
+            "reason": transfer.reason,
+            "trigger": transfer.trigger,
+            "queue": transfer.queue,
+            "outcome": transfer.outcome,
+            "attempts": [attempt.entry for attempt in transfer.attempts],
+            "accepted_by": transfer.accepted_by,
+            "created_at": transfer.created_at.isoformat(),
+        },
+        summary=transfer.summary,
+    )

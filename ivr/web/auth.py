@@ -1,4 +1,5 @@
-"""Console sign-in: `/login`, `/logout`, the signed-in user, and `require(permission)`.
+"""Console sign-in: `/login`, `/logout`, the signed-in user (`me()`), `require(permission)`,
+and what every console page shares (`page`, `secure_headers`).
 
 The session cookie only holds the user's id and when they signed in; the user is read from
 the database on every request, so disabling someone (or changing their role) takes effect on
@@ -27,17 +28,14 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from ivr.app.accounts import Account, Accounts, TooManyAttempts
+from ivr.app.accounts import Account, TooManyAttempts
+from ivr.web.context import accounts
 
 auth = Blueprint("auth", __name__)
 
 P = ParamSpec("P")
 MAX_USERNAME_FIELD = 200
 MAX_PASSWORD_FIELD = 4096
-
-
-def accounts() -> Accounts:
-    return current_app.extensions["ivr"]["accounts"]  # type: ignore[no-any-return]
 
 
 def current_account() -> Account | None:
@@ -55,6 +53,13 @@ def current_account() -> Account | None:
     return account
 
 
+def me() -> Account:
+    """The signed-in user, in a view behind `require()`."""
+    account = current_account()
+    assert account is not None, "only called behind require()"
+    return account
+
+
 def require(permission: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Only for signed-in users with `permission`: others go to /login, or get a 403 page."""
 
@@ -63,7 +68,7 @@ def require(permission: str) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
         def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
             account = current_account()
             if account is None:
-                return redirect(url_for("auth.login"))
+                return redirect(url_for("staff.auth.login"))
             if not account.can(permission):
                 return page("console_error.html", 403, title="Not allowed",
                             message="Your role does not give you access to this page.")
@@ -104,14 +109,11 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
-auth.after_request(secure_headers)
-
-
 @auth.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if request.method == "GET":
         if current_account() is not None:
-            return redirect(url_for("console.home"))
+            return redirect(url_for("staff.console.home"))
         return page("login.html")
     username = request.form.get("username", "")[:MAX_USERNAME_FIELD]
     password = request.form.get("password", "")[:MAX_PASSWORD_FIELD]
@@ -133,7 +135,7 @@ def login() -> ResponseReturnValue:
     session["uid"] = account.id
     session["since"] = int(time.time())
     g.account = account
-    return redirect(url_for("console.home"))
+    return redirect(url_for("staff.console.home"))
 
 
 @auth.post("/logout")
@@ -142,7 +144,7 @@ def logout() -> ResponseReturnValue:
     if account is not None:
         accounts().signed_out(account)
     session.clear()
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("staff.auth.login"))
 
 
 @auth.app_errorhandler(CSRFError)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
+from flask.typing import ResponseReturnValue
 
-from ivr.storage.db import session_scope
-from ivr.web.context import settings
+from ivr.web.context import services
 
 health = Blueprint("health", __name__)
 
 
 @health.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
-    try:
-        with session_scope(settings().database_url) as session:
-            session.execute(text("select 1"))
-    except Exception as error:  # report, do not crash
-        return jsonify(status="error", database=type(error).__name__), 503
+def healthz() -> ResponseReturnValue:
+    error = services().queries.database_error()
+    if error is not None:
+        return jsonify(status="error", database=error), 503
     return jsonify(status="ok")

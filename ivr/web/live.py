@@ -15,36 +15,28 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, session, url_for
 from flask.typing import ResponseReturnValue
 
-from ivr.app.accounts import OWN_CALLS, Account
+from ivr.app.accounts import OWN_CALLS
 from ivr.app.handoff import ScreenAnswer
-from ivr.dialog.schema import Flow
-from ivr.storage import audit, incoming
-from ivr.storage.db import session_scope
-from ivr.storage.models import utcnow
-from ivr.web.auth import accounts, current_account, page, require, secure_headers
-from ivr.web.context import handoff, settings
-from ivr.web.live_cards import card
+from ivr.app.live import LiveConsole
+from ivr.web.auth import me, page, require
+from ivr.web.context import accounts, services
 from ivr.web.voice import CALL_SID
 
 log = logging.getLogger(__name__)
 
 live = Blueprint("live", __name__)
-live.after_request(secure_headers)
 
 POLL_SECONDS = 0.5
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
 ACCOUNT_CHECK_SECONDS = 5.0
 RETRY_MS = 2000
-MAX_RING_AGE = timedelta(minutes=30)
-"""Older transfers still marked ringing lost their status callback: they ring nobody now."""
 
 KEYPAD = "Your phone's keypad still works: 1 takes the call, 2 passes it."
 ANSWERS: dict[str, tuple[int, str]] = {
@@ -55,12 +47,6 @@ ANSWERS: dict[str, tuple[int, str]] = {
                           "or pass the call here. " + KEYPAD),
     "twilio-error": (502, "Twilio did not carry this out, so nothing changed. " + KEYPAD),
 }
-
-
-def _me() -> Account:
-    account = current_account()
-    assert account is not None, "only called behind require()"
-    return account
 
 
 @live.get("/console/live")
@@ -86,21 +72,15 @@ def decline(call_sid: str) -> ResponseReturnValue:
 
 
 def _answer(call_sid: str, choice: Literal["accept", "decline"]) -> ResponseReturnValue:
-    account = _me()
-    answer = ScreenAnswer("not-ringing-you")
-    if CALL_SID.fullmatch(call_sid) and account.agent_target:
-        answer = handoff().answer_on_screen(call_sid, account.agent_target, choice)
-        action = audit.ACCEPT_ON_SCREEN if choice == "accept" else audit.DECLINE_ON_SCREEN
-        with session_scope(settings().database_url) as db:
-            audit.record(db, account.username, action, call_sid, result=answer.result,
-                         http_status=answer.http_status, code=answer.code)
+    answer = (services().live.answer(me(), call_sid, choice) if CALL_SID.fullmatch(call_sid)
+              else ScreenAnswer("not-ringing-you"))
     status, message = ANSWERS[answer.result]
     if answer.result == "twilio-error":
         message += (f" (Twilio answered HTTP {answer.http_status}, error {answer.code}.)"
                     if answer.http_status else " (Twilio could not be reached.)")
     body: dict[str, Any] = {"ok": status == 200, "result": answer.result, "message": message}
     if answer.result == "accepted":
-        body["call_url"] = url_for("console.call_view", call_sid=call_sid)
+        body["call_url"] = url_for("staff.console.call_view", call_sid=call_sid)
     return jsonify(body), status
 
 
@@ -113,8 +93,7 @@ class _Watch:
 
     username: str
     target: str
-    database_url: str
-    flows: dict[str, Flow]
+    live: LiveConsole
     still_signed_in: Callable[[], bool]
     call_url: Callable[[str], str]
     ends_at: float
@@ -126,7 +105,7 @@ class _Watch:
 @require(OWN_CALLS)
 def events() -> ResponseReturnValue:
     """Server-sent events about the transfers ringing the signed-in agent."""
-    account = _me()
+    account = me()
     if not account.agent_target:
         return Response(status=204)  # nothing can ever ring them; EventSource stops asking
     config = current_app.config
@@ -137,10 +116,9 @@ def events() -> ResponseReturnValue:
                         - time.time())
         lifetime = max(0.0, min(lifetime, session_left))
     service = accounts()
-    template = url_for("console.call_view", call_sid="CALLSID")
+    template = url_for("staff.console.call_view", call_sid="CALLSID")
     watch = _Watch(
-        username=account.username, target=account.agent_target,
-        database_url=settings().database_url, flows=current_app.extensions["ivr"]["flows"],
+        username=account.username, target=account.agent_target, live=services().live,
         still_signed_in=lambda: service.active(account.id) is not None,
         call_url=lambda call_sid: template.replace("CALLSID", call_sid),
         ends_at=time.monotonic() + lifetime,
@@ -181,25 +159,14 @@ def _stream(watch: _Watch) -> Iterator[str]:
 
 def _look(watch: _Watch, shown: set[str]) -> list[str]:
     """Events for what changed since the last look; updates `shown`."""
-    with session_scope(watch.database_url) as db:
-        ringing = incoming.ringing_for(db, watch.target, utcnow() - MAX_RING_AGE)
-        now_ringing = {transfer.call.call_sid for transfer in ringing}
-        new = [card(db, transfer, watch.flows.get(transfer.call.flow))
-               for transfer in ringing if transfer.call.call_sid not in shown]
-        stopped = incoming.latest_transfers(db, sorted(shown - now_ringing))
-    if new:
-        with session_scope(watch.database_url, write_lock=True) as db:
-            for item in new:
-                audit.record(db, watch.username, audit.VIEW_INCOMING, item["call_sid"])
-    chunks = [_event("incoming", item) for item in new]
-    for call_sid in sorted(shown - now_ringing):
-        transfer = stopped.get(call_sid)
-        taken = transfer is not None and transfer.accepted_by == watch.target
+    look = watch.live.look(watch.username, watch.target, shown)
+    chunks = [_event("incoming", asdict(card)) for card in look.incoming]
+    for call_sid, taken in look.gone.items():
         chunks.append(_event("gone", {"call_sid": call_sid,
                                       "outcome": "taken-by-you" if taken else "ended",
                                       "call_url": watch.call_url(call_sid) if taken else None}))
-    shown.difference_update(shown - now_ringing)
-    shown.update(now_ringing)
+    shown.clear()
+    shown.update(look.ringing)
     return chunks
 
 

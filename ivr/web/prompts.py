@@ -11,22 +11,18 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, send_file
+from flask import Blueprint, Response, abort, send_file
 
-from ivr.speech.tts import PromptLibrary
+from ivr.web.context import prompt_library
 
 prompts = Blueprint("prompts", __name__, url_prefix="/prompts")
 
 ONE_YEAR = 365 * 24 * 3600
 
 
-def library() -> PromptLibrary:
-    return current_app.extensions["ivr"]["prompts"]  # type: ignore[no-any-return]
-
-
 @prompts.get("/<key>.wav")
 def prompt(key: str) -> Response:
-    found = library().file_for_key(key)  # None for anything but a hex key
+    found = prompt_library().file_for_key(key)  # None for anything but a hex key
     if found is None:
         abort(404)
     try:

@@ -17,10 +17,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from ivr.storage import repository
-from ivr.storage.db import session_scope
 from ivr.streams import token as stream_token
-from ivr.web.context import settings
+from ivr.web.context import services, settings
 
 softphone = Blueprint("softphone", __name__)
 
@@ -77,29 +75,25 @@ def call_view(call_sid: str) -> Response | tuple[Response, int]:
     given = request.headers.get(TOKEN_HEADER, "")[:200]
     if not given or not stream_token.verify(settings().secret, call_sid, given):
         return _json({"error": f"a valid {TOKEN_HEADER} header is required"}), 403
-    with session_scope(settings().database_url) as session:
-        call = repository.get_call(session, call_sid)
-        if call is None:
-            return _json({"error": "the call has not started yet"}), 404
-        turns = [
-            {field: getattr(turn, field) for field in TURN_FIELDS}
-            for turn in repository.turns_of(session, call)
-        ]
-        transfer = repository.latest_transfer(session, call)
-        return _json(
-            {
-                "status": call.status,
-                "state": (call.state or {}).get("node"),
-                "turns": turns,
-                "transfer": None
-                if transfer is None
-                else {
-                    "reason": transfer.reason,
-                    "trigger": transfer.trigger,
-                    "summary": transfer.summary,
-                },
-            }
-        )
+    call = services().queries.call_for_softphone(call_sid)
+    if call is None:
+        return _json({"error": "the call has not started yet"}), 404
+    transfer = call.latest_transfer
+    return _json(
+        {
+            "status": call.status,
+            "state": call.node,
+            "turns": [{field: getattr(turn, field) for field in TURN_FIELDS}
+                      for turn in call.turns],
+            "transfer": None
+            if transfer is None
+            else {
+                "reason": transfer.reason,
+                "trigger": transfer.trigger,
+                "summary": transfer.summary,
+            },
+        }
+    )
 
 
 def _json(body: dict[str, Any]) -> Response:

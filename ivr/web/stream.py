@@ -4,42 +4,21 @@ call's audio. Thin: checks who is connecting, then pumps messages into a `Stream
 from __future__ import annotations
 
 import logging
-import threading
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 from flask_sock import ConnectionClosed, Sock
 
-from ivr.speech.asr import SpeechEngine, open_engine
 from ivr.streams.session import StreamSession
 from ivr.telephony.media_streams import stream_url
 from ivr.telephony.signature import is_signed_by_twilio
-from ivr.web.context import calls, settings
+from ivr.web.context import calls, prompt_library, services, settings
 
 log = logging.getLogger(__name__)
 
 stream = Blueprint("stream", __name__)
 sock = Sock()
 POLL_SECONDS = 0.02  # Twilio sends a frame every 20 ms, which wakes the loop anyway
-_engine_lock = threading.Lock()
-
-
-def stream_engine_name() -> str:
-    """The engine streams use: the configured one, or the offline default for the softphone
-    when phone calls use Twilio's recogniser."""
-    configured = settings().asr
-    return "pocketsphinx" if configured == "twilio" else configured
-
-
-def engine() -> SpeechEngine:
-    """The process's speech engine, loaded on first use and shared by every stream."""
-    extensions = current_app.extensions["ivr"]
-    with _engine_lock:
-        if extensions.get("engine") is None:
-            extensions["engine"] = open_engine(stream_engine_name(),  # type: ignore[arg-type]
-                                               vosk_model=settings().vosk_model,
-                                               processes=settings().asr_processes)
-        return extensions["engine"]  # type: ignore[no-any-return]
 
 
 @stream.before_request
@@ -66,9 +45,8 @@ def check_caller() -> None:
 @sock.route("/voice/stream", bp=stream)
 def media_stream(ws) -> None:  # type: ignore[no-untyped-def]
     config = settings()
-    session = StreamSession(calls(), engine(), current_app.extensions["ivr"]["prompts"],
-                            ws.send, secret=config.secret,
-                            end_of_speech_ms=config.end_of_speech_ms)
+    session = StreamSession(calls(), services().speech.open(), prompt_library(), ws.send,
+                            secret=config.secret, end_of_speech_ms=config.end_of_speech_ms)
     try:
         while not session.finished:
             message = ws.receive(timeout=POLL_SECONDS)

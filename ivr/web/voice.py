@@ -1,7 +1,8 @@
 """Twilio voice webhooks. Thin: read the form, call the use case, answer TwiML.
 
-Every route checks `X-Twilio-Signature` (403 when wrong) and answers TwiML with status 200
-whatever happens inside; when in doubt the caller goes to a person.
+Every route checks `X-Twilio-Signature` (403 when wrong), then the call SID in its path (400
+when malformed), and answers TwiML with status 200 whatever happens inside; when in doubt the
+caller goes to a person.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from flask import Blueprint, Response, abort, request, url_for
 
@@ -30,6 +32,7 @@ voice = Blueprint("voice", __name__, url_prefix="/voice")
 CALL_SID = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 MAX_TEXT = 2000
 XML = "text/xml; charset=utf-8"
+T = TypeVar("T")
 
 
 @voice.before_request
@@ -45,6 +48,15 @@ def check_twilio_signature() -> None:
         log.warning("refused a request with a missing or wrong Twilio signature on %s",
                     request.path)
         abort(403)
+
+
+@voice.before_request
+def check_call_sid() -> None:
+    # Here rather than in a URL converter: a converter's error comes at routing, before the
+    # signature check, and an unsigned request must be refused (403) whatever its path says.
+    call_sid = (request.view_args or {}).get("call_sid")
+    if call_sid is not None and not CALL_SID.match(call_sid):
+        abort(400, "not a call SID")
 
 
 @voice.post("/incoming")
@@ -94,20 +106,14 @@ def fallback() -> Response:
 @voice.post("/status")
 def status() -> Response:
     inbound = _inbound(with_speech=False)
-    try:
-        known = handoff().call_ended(inbound.call_sid, _field("CallStatus", 32),
-                                     _field("CallDuration", 12))
-    except Exception as error:
-        log.error("could not record a call status: %s", type(error).__name__)
-        known = False
+    known = _safely("could not record a call status", False, lambda: handoff().call_ended(
+        inbound.call_sid, _field("CallStatus", 32), _field("CallDuration", 12)))
     return Response(status=204 if known else 200)
 
 
 @voice.post("/whisper/<call_sid>")
 def whisper(call_sid: str) -> Response:
     """Played to the agent before the bridge: the summary, then 1 to accept."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
     voice_settings = twiml.Voice()
     accept_url = _url(f"/voice/whisper/{call_sid}")
     timeout = settings().transfer.whisper_timeout_seconds
@@ -133,15 +139,10 @@ def whisper(call_sid: str) -> Response:
 @voice.post("/dial-result/<call_sid>")
 def dial_result(call_sid: str) -> Response:
     """Twilio's <Dial action>: the agent leg is over; try the next agent or the fallback."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
-    try:
-        reply = handoff().dial_finished(call_sid, _field("DialCallStatus", 32),
-                                        caller=_field("From", 64) or None)
-    except Exception as error:
-        log.error("dial result failed: %s", type(error).__name__)
-        reply = Reply([], leg=calls().policy.fallback())
-        return _twiml(_render_handover_only(reply, call_sid))
+    reply = _safely("dial result failed", None, lambda: handoff().dial_finished(
+        call_sid, _field("DialCallStatus", 32), caller=_field("From", 64) or None))
+    if reply is None:
+        return _twiml(_render_handover_only(Reply([], leg=calls().policy.fallback()), call_sid))
     return _twiml(_render_after_call(reply, call_sid))
 
 
@@ -149,13 +150,7 @@ def dial_result(call_sid: str) -> Response:
 def hold(call_sid: str) -> Response:
     """The conference's wait URL: an update for the caller holding, then music (Twilio asks
     again when it ends)."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
-    try:
-        update = handoff().hold_update(call_sid)
-    except Exception as error:
-        log.error("hold update failed: %s", type(error).__name__)
-        update = ""
+    update = _safely("hold update failed", "", lambda: handoff().hold_update(call_sid))
     music = _url(url_for("static", filename="hold-music.wav"))
     recorded = _play_url(update) if update and settings().tts == "pyttsx3" else None
     plays = ((update, recorded),) if recorded else ()
@@ -165,47 +160,32 @@ def hold(call_sid: str) -> Response:
 @voice.post("/agent-status/<call_sid>")
 def agent_status(call_sid: str) -> Response:
     """Status callback of an agent's leg rung for a conference transfer."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
-    leg = _field("CallSid", 64)
-    try:
-        handoff().conference_leg_ended(call_sid, leg, _field("CallStatus", 32),
-                                       called=_field("From", 64) or None)
-    except Exception as error:
-        log.error("agent leg status failed: %s", type(error).__name__)
+    _safely("agent leg status failed", None, lambda: handoff().conference_leg_ended(
+        call_sid, _field("CallSid", 64), _field("CallStatus", 32),
+        called=_field("From", 64) or None))
     return _twiml(twiml.empty())
 
 
 @voice.post("/conference-fallback/<call_sid>")
 def conference_fallback(call_sid: str) -> Response:
     """Where a caller holding in a conference goes when no agent took the call."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
     return _twiml(_render_handover_only(Reply([], leg=calls().policy.fallback()), call_sid))
 
 
 @voice.post("/recording/<call_sid>")
 def recording_status(call_sid: str) -> Response:
     """Twilio's recording status callback: copy the voicemail (encrypted), delete it there."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
     if _field("RecordingStatus", 16) == "completed":
-        try:
-            handoff().recording_completed(call_sid, _field("RecordingSid", 64),
-                                          _field("RecordingDuration", 8))
-        except Exception as error:
-            log.error("voicemail recording not processed: %s", type(error).__name__)
+        _safely("voicemail recording not processed", None, lambda: handoff().recording_completed(
+            call_sid, _field("RecordingSid", 64), _field("RecordingDuration", 8)))
     return _twiml(twiml.empty())
 
 
 @voice.post("/voicemail/<call_sid>")
 def voicemail(call_sid: str) -> Response:
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
-    try:
-        reply = handoff().voicemail_saved(call_sid, _field("RecordingSid", 64) or None)
-    except Exception as error:
-        log.error("voicemail record failed: %s", type(error).__name__)
+    reply = _safely("voicemail record failed", None, lambda: handoff().voicemail_saved(
+        call_sid, _field("RecordingSid", 64) or None))
+    if reply is None:
         return _twiml(twiml.say_and_hang_up(lines.VOICEMAIL_FAILED, twiml.Voice()))
     return _twiml(_render(reply, call_sid))
 
@@ -213,15 +193,26 @@ def voicemail(call_sid: str) -> Response:
 @voice.post("/survey/<call_sid>")
 def survey(call_sid: str) -> Response:
     """The caller's key after the survey question (`?attempt=2`: it was asked again)."""
-    if not CALL_SID.match(call_sid):
-        abort(400, "not a call SID")
     attempt = 2 if request.args.get("attempt") == "2" else 1
-    try:
+
+    def answered() -> str:
         reply = _after_call().survey_answered(call_sid, _digits(), attempt=attempt)
-        return _twiml(_render_after_call(reply, call_sid, attempt=attempt + 1))
-    except Exception as error:
-        log.error("survey answer failed: %s", type(error).__name__)
+        return _render_after_call(reply, call_sid, attempt=attempt + 1)
+
+    body = _safely("survey answer failed", None, answered)
+    if body is None:
         return _twiml(twiml.say_and_hang_up(lines.DEFAULT_GOODBYE, twiml.Voice()))
+    return _twiml(body)
+
+
+def _safely(failure: str, fallback: T, work: Callable[[], T]) -> T:
+    """`work()`, or `fallback` when it raises: a webhook answers Twilio whatever happens. The
+    log names the error's type only, since its text may hold what a caller said."""
+    try:
+        return work()
+    except Exception as error:
+        log.error("%s: %s", failure, type(error).__name__)
+        return fallback
 
 
 def _after_call() -> AfterCall:

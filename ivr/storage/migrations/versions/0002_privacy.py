@@ -8,6 +8,9 @@ Revises: 0001
 Create Date: 2026-12-01 13:40:00
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +22,7 @@ branch_labels = None
 depends_on = None
 
 # (table, column, type before this revision); frozen here, whatever the models say later.
-ENCRYPTED = [
+ENCRYPTED: list[tuple[str, str, sa.types.TypeEngine[Any]]] = [
     ("calls", "state", sa.JSON()),
     ("turns", "heard", sa.Text()),
     ("turns", "digits", sa.String(length=64)),
@@ -81,13 +84,13 @@ def _retype(*, to_text: bool) -> None:
             batch_op.alter_column(column, existing_type=old, type_=new, postgresql_using=using)
 
 
-def _rewrite(transform) -> None:  # type: ignore[no-untyped-def]
+def _rewrite(transform: Callable[[str], str]) -> None:
     """Apply `transform` to every stored value of the encrypted columns (as raw text)."""
     bind = op.get_bind()
     for table_name, column, _before in ENCRYPTED:
         table = sa.table(table_name, sa.column("id", sa.Integer()), sa.column(column, sa.Text()))
-        rows = bind.execute(sa.select(table.c.id, table.c[column])
-                            .where(table.c[column].is_not(None))).all()
+        rows: Sequence[tuple[int, str]] = bind.execute(
+            sa.select(table.c.id, table.c[column]).where(table.c[column].is_not(None))).all()
         for row_id, value in rows:
             bind.execute(table.update().where(table.c.id == row_id)
                          .values({column: transform(value)}))
