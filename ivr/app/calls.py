@@ -277,7 +277,7 @@ class CallService:
         else:
             state, produced = step(flow, state, Fault("too many actions in one turn"))
             directives += produced
-        turn = {
+        turn: dict[str, object] = {
             "kind": kind,
             "node": node_before,
             "heard": _redacted(inbound.text[:MAX_HEARD_CHARS]) if kind == "speech" else None,

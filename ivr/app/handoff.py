@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from ivr.app.after_call import AfterCall
 from ivr.app.contract import AgentLeg, Fallback, Reply
 from ivr.app.routing import Router
@@ -114,7 +116,8 @@ class HandoffService:
 
     def agent_pressed(self, call_sid: str, digits: str) -> AgentChoice:
         """The agent's key during the whisper: 1 takes the call, 9 repeats, anything else passes."""
-        choice: AgentChoice = {"1": "accept", "9": "replay"}.get(digits[:1], "decline")
+        keys: dict[str, AgentChoice] = {"1": "accept", "9": "replay"}
+        choice = keys.get(digits[:1], "decline")
         if choice == "replay":
             return choice
         with session_scope(self.url, write_lock=True) as session:
@@ -366,14 +369,16 @@ class HandoffService:
     def _url(self, path: str) -> str:
         return self.settings.public_url + path
 
-    def _transfer(self, session, call_sid: str, *, lock: bool = False) -> TransferRow | None:  # type: ignore[no-untyped-def]
+    def _transfer(self, session: Session, call_sid: str, *,
+                  lock: bool = False) -> TransferRow | None:
         call = repository.get_call(session, call_sid)
         if call is None:
             return None
         return repository.latest_transfer(session, call, lock=lock)
 
 
-def _next_target(session, transfer: TransferRow, router: Router, call_sid: str) -> str | None:  # type: ignore[no-untyped-def]
+def _next_target(session: Session, transfer: TransferRow, router: Router,
+                 call_sid: str) -> str | None:
     """Who the transfer rings now: its current configured target, or else the longest-idle
     available agent of its queue not tried yet (reserved, and added to its targets)."""
     target = transfers.current_target(transfer)

@@ -118,14 +118,21 @@ def read_call(connection: Connection, call_sid: str) -> CallRecord | None:
     """The call as last stored, without a lock. Its `turn_count` is the version a later write
     checks (`lock_call`): every stored turn moves it on."""
     row = connection.execute(_READ_CALL, {"sid": call_sid}).first()
-    return CallRecord(*row) if row else None
+    return _call_record(row) if row else None
 
 
 def lock_call(connection: Connection, call_sid: str) -> CallRecord | None:
     """The call, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite takes the
     database write lock when the transaction begins, see `ivr.storage.db`)."""
     row = connection.execute(_LOCK_CALL, {"sid": call_sid}).first()
-    return CallRecord(*row) if row else None
+    return _call_record(row) if row else None
+
+
+def _call_record(row: Any) -> CallRecord:
+    """A row of `_READ_CALL` (or `_LOCK_CALL`), in its column order."""
+    call_id, call_sid, flow, state, status, turn_count, started_at, caller_hash = row
+    return CallRecord(call_id, call_sid, flow, state, status, turn_count, started_at,
+                      caller_hash)
 
 
 def open_call(connection: Connection, call_sid: str, flow: str,

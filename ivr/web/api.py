@@ -15,7 +15,7 @@ API_ACTOR = "api-token"
 
 
 @api.before_request
-def require_bearer_token():  # type: ignore[no-untyped-def]
+def require_bearer_token():
     expected = settings().api_token
     if expected is None:
         return jsonify(error="the API is closed: set IVR_API_TOKEN to open it"), 503

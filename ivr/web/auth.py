@@ -41,7 +41,7 @@ MAX_PASSWORD_FIELD = 4096
 def current_account() -> Account | None:
     """The signed-in, enabled user of this request, or None (and the session is dropped)."""
     if "account" in g:
-        return g.account  # type: ignore[no-any-return]
+        return g.account
     account = None
     user_id, since = session.get("uid"), session.get("since")
     lifetime = current_app.permanent_session_lifetime.total_seconds()
@@ -89,7 +89,7 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
 def _csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce  # type: ignore[no-any-return]
+    return g.csp_nonce
 
 
 def secure_headers(response: Response) -> Response:

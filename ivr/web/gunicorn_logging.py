@@ -15,13 +15,14 @@ from gunicorn.glogging import Logger
 from ivr.logs import LogFormat, configure_logging, protect
 
 
-class RedactingGunicornLogger(Logger):  # type: ignore[misc]
+class RedactingGunicornLogger(Logger):
     """gunicorn's logger with `ivr.logs.RedactingFilter` on its handlers and on the root's."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         log_format: LogFormat = "text" if os.environ.get("IVR_LOG_FORMAT") == "text" else "json"
-        configure_logging(self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO), log_format)
+        level = self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO)
+        configure_logging(level if isinstance(level, int) else logging.INFO, log_format)
         for logger in (self.error_log, self.access_log):
             for handler in logger.handlers:
                 protect(handler, log_format)

@@ -43,7 +43,7 @@ def check_caller() -> None:
 
 
 @sock.route("/voice/stream", bp=stream)
-def media_stream(ws) -> None:  # type: ignore[no-untyped-def]
+def media_stream(ws) -> None:
     config = settings()
     session = StreamSession(calls(), services().speech.open(), prompt_library(), ws.send,
                             secret=config.secret, end_of_speech_ms=config.end_of_speech_ms)
