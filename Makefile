@@ -19,7 +19,7 @@ TEST_ENV := env -u IVR_DATABASE_URL -u IVR_PUBLIC_URL -u IVR_CONFIG_DIR -u IVR_S
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: all venv system-deps run lint test bench clean
+.PHONY: all venv system-deps run lint test test-fast bench clean
 
 all: test
 
@@ -38,11 +38,12 @@ system-deps:
 run: venv
 	$(BIN)/ivr serve $(RUN_ARGS)
 
-# Both linters run even when the first fails.
+# The linters (ruff, import-linter, mypy) all run even when one fails.
 lint: venv
 	@status=0; \
 	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=$$?; \
 	echo "$(BIN)/lint-imports"; $(BIN)/lint-imports || status=$$?; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || status=$$?; \
 	exit $$status
 
 # In order even under `make -j`: packages, venv, lint, then the tests. The tests run even when
@@ -53,6 +54,19 @@ test: system-deps
 	$(MAKE) --no-print-directory lint || { status=$$?; echo "make test: lint FAILED" >&2; }; \
 	echo "$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)"; \
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS) || { status=$$?; echo "make test: tests FAILED" >&2; }; \
+	exit $$status
+
+# The day-to-day lane: `make test` without the tests that need PostgreSQL, drive headless
+# Chromium, stream audio in real time or start processes (markers in pyproject.toml). Lint
+# runs first, as in `make test`.
+FAST_MARKERS := not postgres and not browser and not realtime and not slow
+test-fast: system-deps
+	$(MAKE) --no-print-directory venv
+	@status=0; \
+	$(MAKE) --no-print-directory lint || { status=$$?; echo "make test-fast: lint FAILED" >&2; }; \
+	echo "$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS) -m '$(FAST_MARKERS)'"; \
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS) -m '$(FAST_MARKERS)' || \
+		{ status=$$?; echo "make test-fast: tests FAILED" >&2; }; \
 	exit $$status
 
 bench: venv

@@ -15,6 +15,21 @@ pytest_plugins = ["pg_fixture"]
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_FLOW = ROOT / "dialogs" / "support.yaml"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+POSTGRES_FIXTURES = frozenset({"postgres_url", "fresh_postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the PostgreSQL server `postgres`, so that `-m "not postgres"`
+    leaves them all out: those asking for a PostgreSQL fixture, and those parametrized with one's
+    name and fetching it by `request.getfixturevalue` (directly, through a parametrized fixture,
+    or indirectly)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            names.update(value for value in callspec.params.values() if isinstance(value, str))
+        if names & POSTGRES_FIXTURES and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import VerifyMismatchError
 from click.testing import CliRunner
 from conftest import ROOT, make_settings
+from helpers.stored import audit_entries
 from sqlalchemy import select
 
 from ivr.app.accounts import (
@@ -29,7 +30,7 @@ from ivr.config import Settings
 from ivr.storage import audit, crypto
 from ivr.storage.db import session_scope
 from ivr.storage.migrate import upgrade
-from ivr.storage.models import AuditEntry, User
+from ivr.storage.models import User
 
 PASSWORD = "correct horse battery"
 WINDOW = timedelta(minutes=15)
@@ -82,11 +83,6 @@ def stored_user(settings: Settings, username: str) -> User:
         return user
 
 
-def audit_rows(settings: Settings, **filters: str) -> list[AuditEntry]:
-    with session_scope(settings.database_url) as session:
-        return audit.entries(session, **filters)  # type: ignore[arg-type]
-
-
 def client(number: int = 1) -> str:
     return client_key(b"pseudonym-key-for-tests", f"203.0.113.{number}")
 
@@ -109,9 +105,9 @@ def test_passwords_are_argon2id_hashes_that_verify(accounts: Accounts, db: Setti
     signed_in = accounts.authenticate("alice", PASSWORD, client())
     assert signed_in is not None and signed_in.id == added.id
     assert stored_user(db, "alice").last_sign_in_at is not None
-    [entry] = audit_rows(db, action=audit.SIGN_IN)
+    [entry] = audit_entries(db, action=audit.SIGN_IN)
     assert (entry.actor, entry.target, entry.detail) == ("alice", "alice", {"client": client()})
-    [entry] = audit_rows(db, action=audit.USER_ADDED)
+    [entry] = audit_entries(db, action=audit.USER_ADDED)
     assert (entry.actor, entry.target, entry.detail["role"]) == ("cli:test", "alice", "agent")
 
 
@@ -121,18 +117,18 @@ def test_wrong_password_and_unknown_user_fail_and_are_audited(accounts: Accounts
     assert accounts.authenticate("alice", "not the password at all", client()) is None
     assert accounts.authenticate("mallory", PASSWORD, client()) is None
     assert accounts.authenticate("+14155550123", PASSWORD, client()) is None
-    by_account = audit_rows(db, action=audit.SIGN_IN_FAILED, target="alice")
+    by_account = audit_entries(db, action=audit.SIGN_IN_FAILED, target="alice")
     assert [(e.actor, e.detail) for e in by_account] == [
         ("alice", {"client": client(), "reason": "wrong-password"})]
-    assert audit_rows(db, action=audit.SIGN_IN_FAILED, target="mallory")[0].detail["reason"] \
+    assert audit_entries(db, action=audit.SIGN_IN_FAILED, target="mallory")[0].detail["reason"] \
         == "unknown-user"
-    by_client = audit_rows(db, action=audit.SIGN_IN_FAILED, target=f"client:{client()}")
+    by_client = audit_entries(db, action=audit.SIGN_IN_FAILED, target=f"client:{client()}")
     assert [e.detail["reason"] for e in by_client] == [
         "invalid-username", "unknown-user", "wrong-password"]
-    everything = " ".join(f"{e.actor} {e.target} {e.detail}" for e in audit_rows(db))
+    everything = " ".join(f"{e.actor} {e.target} {e.detail}" for e in audit_entries(db))
     assert "203.0.113" not in everything, "the client's address is only stored as an HMAC"
     assert "+14155550123" not in everything, "a phone number typed as a username is not kept"
-    assert audit_rows(db, action=audit.SIGN_IN) == []
+    assert audit_entries(db, action=audit.SIGN_IN) == []
 
 
 def test_unknown_users_cost_as_much_hashing_as_real_ones(db: Settings, clock: Clock) -> None:
@@ -154,9 +150,9 @@ def test_disabled_users_cannot_sign_in_and_are_no_longer_active(accounts: Accoun
     assert disabled.disabled
     assert accounts.active(alice.id) is None
     assert accounts.authenticate("alice", PASSWORD, client()) is None
-    [failure] = audit_rows(db, action=audit.SIGN_IN_FAILED, target="alice")
+    [failure] = audit_entries(db, action=audit.SIGN_IN_FAILED, target="alice")
     assert failure.detail["reason"] == "disabled"
-    [entry] = audit_rows(db, action=audit.USER_DISABLED)
+    [entry] = audit_entries(db, action=audit.USER_DISABLED)
     assert (entry.actor, entry.target) == ("admin", "alice")
     with pytest.raises(AccountError, match="no user named 'bob'"):
         accounts.disable("bob", actor="admin")
@@ -226,7 +222,7 @@ def test_an_account_is_locked_after_n_failures_and_recovers_after_the_window(
         accounts.authenticate("alice", PASSWORD, client(99))  # even the right password
     first_failure_ends = WINDOW - timedelta(seconds=10 * limit)
     assert locked.value.retry_after == first_failure_ends.total_seconds()
-    failures = len(audit_rows(db, action=audit.SIGN_IN_FAILED, target="alice"))
+    failures = len(audit_entries(db, action=audit.SIGN_IN_FAILED, target="alice"))
     assert failures == limit, "refused attempts are not counted, so they do not extend the lock"
 
     clock.advance(first_failure_ends - timedelta(seconds=1))
@@ -307,7 +303,7 @@ def test_parallel_attempts_cannot_overshoot_the_limit(any_db: Settings) -> None:
         outcomes = list(pool.map(guess, range(12)))
     limit = any_db.privacy.sign_in_attempts
     assert outcomes.count("failed") == limit and outcomes.count("refused") == 12 - limit
-    assert len(audit_rows(any_db, action=audit.SIGN_IN_FAILED, target="alice")) == limit
+    assert len(audit_entries(any_db, action=audit.SIGN_IN_FAILED, target="alice")) == limit
 
 
 def test_the_limit_follows_the_settings(sqlite_url: str, clock: Clock) -> None:

@@ -11,9 +11,8 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 from conftest import AUTH_TOKEN, make_settings
+from helpers.stored import latest_transfer
 
-from ivr.storage import repository
-from ivr.storage.db import session_scope
 from ivr.testing.simulated_call import SimulatedCall, flask_post
 
 ACCOUNT = "AC00000000000000000000000000000000"
@@ -51,13 +50,6 @@ def created_calls() -> list[dict[str, list[str]]]:
             if call.request.url == CALLS + ".json"]
 
 
-def transfer_of(settings, call_sid: str):  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        call = repository.get_call(session, call_sid)
-        assert call is not None
-        return repository.latest_transfer(session, call)
-
-
 def agent_leg(call: SimulatedCall, leg: str, path: str, **form: str):  # type: ignore[no-untyped-def]
     """A request Twilio makes on the agent's leg (its own CallSid)."""
     return call.send(path, {"CallSid": leg, "From": "+15005550001", **form})
@@ -84,7 +76,7 @@ def test_the_caller_holds_while_the_agent_is_rung_and_joins_on_1(line) -> None: 
     assert created["Url"] == [f"{settings.public_url}/voice/whisper/{call.call_sid}"]
     assert created["StatusCallback"] == [f"{settings.public_url}/voice/agent-status/"
                                          f"{call.call_sid}"]
-    assert transfer_of(settings, call.call_sid).agent_call_sid == FIRST_LEG
+    assert latest_transfer(settings, call.call_sid).agent_call_sid == FIRST_LEG
 
     hold = call.send(f"/voice/hold/{call.call_sid}")
     assert "ringing a member of our team" in hold.text
@@ -96,7 +88,7 @@ def test_the_caller_holds_while_the_agent_is_rung_and_joins_on_1(line) -> None: 
     agent_room = ElementTree.fromstring(joined.twiml).find("Dial/Conference")
     assert agent_room is not None and agent_room.text == f"ivr-{call.call_sid}"
     assert agent_room.get("startConferenceOnEnter") == "true"
-    transfer = transfer_of(settings, call.call_sid)
+    transfer = latest_transfer(settings, call.call_sid)
     assert transfer.outcome == "accepted" and transfer.accepted_by == FIRST_AGENT
     assert transfer.mode == "conference"
     (answered,) = transfer.attempts
@@ -108,7 +100,7 @@ def test_the_caller_holds_while_the_agent_is_rung_and_joins_on_1(line) -> None: 
     # The agent leaves, the conference ends: the caller's <Dial action> ends the call.
     done = call.dial_ends("completed")
     assert "<Conference" not in done.twiml
-    assert transfer_of(settings, call.call_sid).outcome == "completed"
+    assert latest_transfer(settings, call.call_sid).outcome == "completed"
 
 
 @responses.activate
@@ -121,7 +113,7 @@ def test_a_decline_then_no_answer_rings_the_next_agent_then_the_fallback(line) -
     assert declined.hangup
     agent_leg(call, FIRST_LEG, f"/voice/agent-status/{call.call_sid}", CallStatus="completed")
     assert [c["To"] for c in created_calls()] == [[FIRST_AGENT], [SECOND_AGENT]]
-    assert transfer_of(settings, call.call_sid).agent_call_sid == SECOND_LEG
+    assert latest_transfer(settings, call.call_sid).agent_call_sid == SECOND_LEG
 
     # A late callback about the first leg changes nothing.
     agent_leg(call, FIRST_LEG, f"/voice/agent-status/{call.call_sid}", CallStatus="completed")
@@ -132,7 +124,7 @@ def test_a_decline_then_no_answer_rings_the_next_agent_then_the_fallback(line) -
     redirect = parse_qs(responses.calls[-1].request.body)
     assert redirect["Url"] == [f"{settings.public_url}/voice/conference-fallback/"
                                f"{call.call_sid}"]
-    transfer = transfer_of(settings, call.call_sid)
+    transfer = latest_transfer(settings, call.call_sid)
     assert [a["outcome"] for a in transfer.attempts] == ["declined", "no-answer"]
     assert transfer.outcome == "fallback-busy"
     fallback = call.send(f"/voice/conference-fallback/{call.call_sid}")
@@ -146,7 +138,7 @@ def test_twilio_refusing_to_ring_counts_as_failed_and_moves_on(line) -> None:  #
     ring_legs(SECOND_LEG)
     call = escalated(new_call)
     assert "<Conference" in call.last.twiml  # type: ignore[union-attr]
-    transfer = transfer_of(settings, call.call_sid)
+    transfer = latest_transfer(settings, call.call_sid)
     assert [a["outcome"] for a in transfer.attempts] == ["failed"]
     assert transfer.agent_call_sid == SECOND_LEG
 
@@ -158,7 +150,7 @@ def test_when_twilio_rings_nobody_the_caller_gets_the_fallback_at_once(line) -> 
     call = escalated(new_call)
     assert "<Conference" not in call.last.twiml  # type: ignore[union-attr]
     assert call.last.hangup and "call us again" in call.last.text  # type: ignore[union-attr]
-    transfer = transfer_of(settings, call.call_sid)
+    transfer = latest_transfer(settings, call.call_sid)
     assert [a["outcome"] for a in transfer.attempts] == ["failed", "failed"]
     assert transfer.outcome == "fallback-busy"
 
@@ -173,7 +165,7 @@ def test_the_caller_hanging_up_while_waiting_cancels_the_agent_leg(line) -> None
     cancel = responses.calls[-1]
     assert cancel.request.url == f"{CALLS}/{FIRST_LEG}.json"
     assert parse_qs(cancel.request.body)["Status"] == ["canceled"]
-    transfer = transfer_of(settings, call.call_sid)
+    transfer = latest_transfer(settings, call.call_sid)
     assert transfer.outcome == "caller-abandoned"
     assert [a["outcome"] for a in transfer.attempts] == ["caller-abandoned"]
 
@@ -209,12 +201,12 @@ def test_an_agent_can_take_a_conference_call_on_screen(line) -> None:  # type: i
                   json={"sid": FIRST_LEG, "status": "in-progress", "parent_call_sid": None})
     responses.post(f"{CALLS}/{FIRST_LEG}.json", status=200, json={"sid": FIRST_LEG})
     call = escalated(new_call)
-    from ivr.app.calls import CallService
     from ivr.app.handoff import HandoffService
+    from ivr.app.transfer_policy import TransferPolicy
 
-    handoff = HandoffService(CallService(settings, {}))
+    handoff = HandoffService(settings, {}, TransferPolicy.from_settings(settings))
     answer = handoff.answer_on_screen(call.call_sid, FIRST_AGENT, "accept")
     assert answer.result == "accepted"
     joined = parse_qs(responses.calls[-1].request.body)["Twiml"][0]
     assert "<Conference" in joined and f"ivr-{call.call_sid}" in joined
-    assert transfer_of(settings, call.call_sid).outcome == "accepted"
+    assert latest_transfer(settings, call.call_sid).outcome == "accepted"

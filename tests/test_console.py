@@ -10,6 +10,8 @@ from html import unescape
 
 import pytest
 from conftest import make_settings
+from helpers.console import CSRF, PASSWORD, csrf_token, sign_in, signed_in, text_of
+from helpers.stored import audit_entries
 from sqlalchemy import select
 
 from ivr.app.accounts import Accounts
@@ -17,11 +19,9 @@ from ivr.storage import audit
 from ivr.storage.db import session_scope
 from ivr.storage.models import User
 
-PASSWORD = "a long enough password"
 ANN_TARGET = "+15005550006"  # the first agent of the support queue (config/ivr.toml)
 BOB_TARGET = "client:support-desk"  # the second
 CALLER = "+14155550123"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK = re.compile(r'(?:href|action|src)="([^"]*)"')
 
 
@@ -34,7 +34,7 @@ class Calls:
 
 @pytest.fixture
 def accounts(app) -> Accounts:  # type: ignore[no-untyped-def]
-    service: Accounts = app.extensions["ivr"]["accounts"]
+    service: Accounts = app.extensions["ivr"].accounts
     service.add("ann", PASSWORD, "agent", agent_target=ANN_TARGET, actor="test")
     service.add("bob", PASSWORD, "agent", agent_target=BOB_TARGET, actor="test")
     service.add("sue", PASSWORD, "supervisor", actor="test")
@@ -68,34 +68,9 @@ def calls(new_call) -> Calls:  # type: ignore[no-untyped-def]
     return Calls(ann.call_sid, bob.call_sid, bot.call_sid)
 
 
-def csrf_token(client, path: str = "/login") -> str:  # type: ignore[no-untyped-def]
-    page = client.get(path)
-    assert page.status_code == 200, (path, page.status_code)
-    match = CSRF.search(page.get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return unescape(match.group(1))
-
-
-def sign_in(client, username: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_token(client)})
-
-
-def signed_in(app, username: str):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    response = sign_in(client, username)
-    assert response.status_code == 302 and response.headers["Location"] == "/console"
-    return client
-
-
-def text_of(response) -> str:  # type: ignore[no-untyped-def]
-    return unescape(response.get_data(as_text=True))
-
-
 def audit_trail(settings, **filters: str) -> list[tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        return [(entry.actor, entry.action, entry.target)
-                for entry in audit.entries(session, **filters)]  # type: ignore[arg-type]
+    return [(entry.actor, entry.action, entry.target)
+            for entry in audit_entries(settings, **filters)]  # type: ignore[arg-type]
 
 
 # Signing in and out ---------------------------------------------------------------------

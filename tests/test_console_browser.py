@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 from browser import headless_chromium
+from helpers.stored import audit_entries
 from servers import free_port, serve
 
 from ivr.storage import audit
-from ivr.storage.db import session_scope
 from ivr.testing.simulated_call import SimulatedCall, http_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,7 @@ def accepted_call(base_url: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_an_agent_signs_in_reads_their_call_and_is_kept_out_of_admin(server, chromium,  # type: ignore[no-untyped-def]
                                                                       tmp_path) -> None:
     from selenium.webdriver.common.by import By
@@ -103,9 +104,8 @@ def test_an_agent_signs_in_reads_their_call_and_is_kept_out_of_admin(server, chr
     assert chromium.find_element(By.ID, "spoken-summary").text.startswith("Transferred because")
     chromium.save_screenshot(str(tmp_path / "console-call.png"))
 
-    with session_scope(server.database_url) as session:
-        views = [(entry.actor, entry.target)
-                 for entry in audit.entries(session, action=audit.VIEW_CALL)]
+    views = [(entry.actor, entry.target)
+             for entry in audit_entries(server.database_url, action=audit.VIEW_CALL)]
     assert views == [("ann", call_sid)]
 
     chromium.get(server.base_url + "/admin/users")

@@ -13,20 +13,22 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
+from helpers.console import PASSWORD, csrf_token, signed_in, text_of
+from helpers.stored import audit_entries, latest_transfer
 from sqlalchemy import select
-from test_console import ANN_TARGET, BOB_TARGET, CALLER, PASSWORD, csrf_token, signed_in, text_of
+from test_console import ANN_TARGET, BOB_TARGET, CALLER
 
 from ivr.app.accounts import Accounts
 from ivr.storage import audit
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call, Feedback, Transfer, Turn
+from ivr.storage.models import Call, Feedback, Turn
 
 TWILIO_CALLS = "https://api.twilio.com/2010-04-01/Accounts/AC" + "0" * 32 + "/Calls/"
 
 
 @pytest.fixture
 def accounts(app) -> Accounts:  # type: ignore[no-untyped-def]
-    service: Accounts = app.extensions["ivr"]["accounts"]
+    service: Accounts = app.extensions["ivr"].accounts
     service.add("ann", PASSWORD, "agent", agent_target=ANN_TARGET, actor="test")
     service.add("bob", PASSWORD, "agent", agent_target=BOB_TARGET, actor="test")
     service.add("sue", PASSWORD, "supervisor", actor="test")
@@ -55,14 +57,14 @@ def agent_leg(call) -> str:  # type: ignore[no-untyped-def]
     return "CAagent" + call.call_sid[-20:]  # what `SimulatedCall` sends as the agent's leg
 
 
-def transfer_of(settings, call_sid: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        transfer = session.scalars(select(Transfer).order_by(Transfer.id.desc())).first()
-        assert transfer is not None and transfer.call.call_sid == call_sid
-        return {"outcome": transfer.outcome, "accepted_by": transfer.accepted_by,
-                "attempt": transfer.attempt, "answered_at": transfer.answered_at,
-                "agent_call_sid": transfer.agent_call_sid,
-                "attempts": [(item["index"], item["outcome"]) for item in transfer.attempts]}
+def transfer_state(settings, call_sid: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What the console may change on the call's latest transfer, to compare before and after."""
+    transfer = latest_transfer(settings, call_sid)
+    assert transfer is not None
+    return {"outcome": transfer.outcome, "accepted_by": transfer.accepted_by,
+            "attempt": transfer.attempt, "answered_at": transfer.answered_at,
+            "agent_call_sid": transfer.agent_call_sid,
+            "attempts": [(item["index"], item["outcome"]) for item in transfer.attempts]}
 
 
 def events(response) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
@@ -158,9 +160,8 @@ def test_the_rung_agent_sees_the_incoming_call_with_its_context_live(app, accoun
                      "call_url": f"/console/calls/{ringing.call_sid}"}]
     response.close()
 
-    with session_scope(settings.database_url) as session:
-        views = [(entry.actor, entry.target)
-                 for entry in audit.entries(session, action=audit.VIEW_INCOMING)]
+    views = [(entry.actor, entry.target)
+             for entry in audit_entries(settings, action=audit.VIEW_INCOMING)]
     assert views == [("ann", ringing.call_sid)]
 
 
@@ -225,7 +226,7 @@ def test_only_the_live_page_may_run_its_script(app, accounts, ringing) -> None: 
 
 
 def test_the_whisper_keeps_the_agents_leg(settings, accounts, ringing) -> None:  # type: ignore[no-untyped-def]
-    assert transfer_of(settings, ringing.call_sid)["agent_call_sid"] == agent_leg(ringing)
+    assert transfer_state(settings, ringing.call_sid)["agent_call_sid"] == agent_leg(ringing)
 
 
 # Accept and decline on screen --------------------------------------------------------------
@@ -246,17 +247,16 @@ def test_accept_on_screen_bridges_the_agents_leg(app, accounts, ringing, setting
         assert twilio_updates(mock) == [{"Twiml": [
             '<?xml version="1.0" encoding="UTF-8"?><Response />']}]
         assert mock.calls[1].request.headers["Authorization"].startswith("Basic ")
-    state = transfer_of(settings, ringing.call_sid)
+    state = transfer_state(settings, ringing.call_sid)
     assert state["outcome"] == "accepted" and state["accepted_by"] == ANN_TARGET
     assert state["answered_at"] is not None
     assert state["attempts"] == [(0, "answered")]
     assert ringing.dial_ends("completed").hangup, "the bridged call ends as a keypad accept's"
-    assert transfer_of(settings, ringing.call_sid)["outcome"] == "completed"
+    assert transfer_state(settings, ringing.call_sid)["outcome"] == "completed"
     assert f"/console/calls/{ringing.call_sid}" in text_of(ann.get("/console"))
-    with session_scope(settings.database_url) as session:
-        entries = audit.entries(session, action=audit.ACCEPT_ON_SCREEN)
-        assert [(entry.actor, entry.target, entry.detail["result"]) for entry in entries] == [
-            ("ann", ringing.call_sid, "accepted")]
+    entries = audit_entries(settings, action=audit.ACCEPT_ON_SCREEN)
+    assert [(entry.actor, entry.target, entry.detail["result"]) for entry in entries] == [
+        ("ann", ringing.call_sid, "accepted")]
 
 
 def test_decline_on_screen_ends_the_leg_and_the_next_agent_is_rung(app, accounts, ringing,  # type: ignore[no-untyped-def]
@@ -268,10 +268,10 @@ def test_decline_on_screen_ends_the_leg_and_the_next_agent_is_rung(app, accounts
         response = post(ann, ringing.call_sid, "decline", live_token(ann))
         assert response.status_code == 200 and response.get_json()["result"] == "declined"
         assert twilio_updates(mock) == [{"Status": ["completed"]}]
-    assert transfer_of(settings, ringing.call_sid)["attempts"] == [(0, "declined")]
+    assert transfer_state(settings, ringing.call_sid)["attempts"] == [(0, "declined")]
     # Twilio's <Dial action> follows the ended leg: the next agent is rung.
     assert ringing.dial_ends("completed").dial_target == BOB_TARGET
-    state = transfer_of(settings, ringing.call_sid)
+    state = transfer_state(settings, ringing.call_sid)
     assert state["attempt"] == 1 and state["attempts"] == [(0, "declined")]
 
     # Bob clicks before his phone fetched the whisper: the leg on record is ann's, ended.
@@ -282,7 +282,7 @@ def test_decline_on_screen_ends_the_leg_and_the_next_agent_is_rung(app, accounts
         assert stale.status_code == 409 and stale.get_json()["result"] == "no-agent-leg"
         assert "Answer your phone first" in stale.get_json()["message"]
         assert twilio_updates(mock) == [], "an ended leg is never touched"
-    assert transfer_of(settings, ringing.call_sid)["outcome"] == "ringing"
+    assert transfer_state(settings, ringing.call_sid)["outcome"] == "ringing"
 
 
 @pytest.mark.parametrize(("choice", "fetch", "update", "http"), [
@@ -291,7 +291,7 @@ def test_decline_on_screen_ends_the_leg_and_the_next_agent_is_rung(app, accounts
 def test_twilio_errors_are_explained_and_change_nothing(app, accounts, ringing, settings,  # type: ignore[no-untyped-def]
                                                         choice, fetch, update, http) -> None:
     ann = signed_in(app, "ann")
-    before = transfer_of(settings, ringing.call_sid)
+    before = transfer_state(settings, ringing.call_sid)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock_leg(mock, agent_leg(ringing), ringing.call_sid, fetch=fetch, update=update)
         response = post(ann, ringing.call_sid, choice, live_token(ann))
@@ -299,13 +299,12 @@ def test_twilio_errors_are_explained_and_change_nothing(app, accounts, ringing, 
     assert response.status_code == 502 and body["result"] == "twilio-error"
     assert f"HTTP {http}" in body["message"] and "keypad still works" in body["message"]
     assert "+1415" not in body["message"], "Twilio's error text is never repeated"
-    assert transfer_of(settings, ringing.call_sid) == before, "nothing recorded"
+    assert transfer_state(settings, ringing.call_sid) == before, "nothing recorded"
     assert "Connecting you now" in ringing.agent_presses("1").text, "the keypad still works"
-    assert transfer_of(settings, ringing.call_sid)["outcome"] == "accepted"
-    with session_scope(settings.database_url) as session:
-        entry = audit.entries(session, target=ringing.call_sid, limit=5)
-        assert any(item.detail.get("result") == "twilio-error"
-                   and item.detail.get("http_status") == http for item in entry)
+    assert transfer_state(settings, ringing.call_sid)["outcome"] == "accepted"
+    entries = audit_entries(settings, target=ringing.call_sid, limit=5)
+    assert any(item.detail.get("result") == "twilio-error"
+               and item.detail.get("http_status") == http for item in entries)
 
 
 def test_twilio_out_of_reach_is_explained(app, accounts, ringing, settings) -> None:  # type: ignore[no-untyped-def]
@@ -315,7 +314,7 @@ def test_twilio_out_of_reach_is_explained(app, accounts, ringing, settings) -> N
         assert len(mock.calls) == 1
     assert response.status_code == 502
     assert response.get_json()["message"].endswith("(Twilio could not be reached.)")
-    assert transfer_of(settings, ringing.call_sid)["outcome"] == "ringing"
+    assert transfer_state(settings, ringing.call_sid)["outcome"] == "ringing"
 
 
 def test_no_agent_leg_yet_means_answer_the_phone_first(app, accounts, new_call,  # type: ignore[no-untyped-def]
@@ -328,12 +327,12 @@ def test_no_agent_leg_yet_means_answer_the_phone_first(app, accounts, new_call, 
         response = post(ann, call.call_sid, "accept", live_token(ann))
         assert len(mock.calls) == 0
     assert response.status_code == 409 and response.get_json()["result"] == "no-agent-leg"
-    assert transfer_of(settings, call.call_sid)["outcome"] == "ringing"
+    assert transfer_state(settings, call.call_sid)["outcome"] == "ringing"
 
 
 def test_only_the_rung_agent_may_answer_and_only_with_the_csrf_token(app, client, accounts,  # type: ignore[no-untyped-def]
                                                                       ringing, settings) -> None:
-    before = transfer_of(settings, ringing.call_sid)
+    before = transfer_state(settings, ringing.call_sid)
     ann, bob, sue = (signed_in(app, name) for name in ("ann", "bob", "sue"))
     with responses.RequestsMock() as mock:
         for choice in ("accept", "decline"):
@@ -348,7 +347,7 @@ def test_only_the_rung_agent_may_answer_and_only_with_the_csrf_token(app, client
             signed_out = post(client, ringing.call_sid, choice, csrf_token(client))
             assert signed_out.status_code == 302 and signed_out.headers["Location"] == "/login"
         assert len(mock.calls) == 0, "Twilio is never asked"
-    assert transfer_of(settings, ringing.call_sid) == before
+    assert transfer_state(settings, ringing.call_sid) == before
 
 
 # Feedback ----------------------------------------------------------------------------------
@@ -393,8 +392,7 @@ def test_feedback_is_stored_redacted_and_a_second_one_updates_it(app, accounts, 
         **form, "intent": "right", "corrected_intent": "reset_password", "correction": ""})
     assert feedback_rows(settings) == [("ann", True, None, None, None)], \
         "one row per agent and transfer; a right intent needs no correction"
-    with session_scope(settings.database_url) as session:
-        details = [entry.detail for entry in audit.entries(session, action=audit.FEEDBACK)]
+    details = [entry.detail for entry in audit_entries(settings, action=audit.FEEDBACK)]
     assert [detail["updated"] for detail in details] == [True, False]
 
 

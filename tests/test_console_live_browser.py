@@ -58,7 +58,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     app = create_app(settings)
     app.config.update(IVR_LIVE_POLL_SECONDS=0.2, IVR_LIVE_KEEPALIVE_SECONDS=1,
                       IVR_LIVE_STREAM_SECONDS=60)
-    app.extensions["ivr"]["accounts"].add("ann", PASSWORD, "agent", agent_target=ANN_TARGET,
+    app.extensions["ivr"].accounts.add("ann", PASSWORD, "agent", agent_target=ANN_TARGET,
                                           actor="test")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as twilio:
         twilio.add_passthru("http://127.0.0.1")
@@ -73,6 +73,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_an_agent_takes_a_call_on_screen_and_rates_the_assistant(live_server,  # type: ignore[no-untyped-def]
                                                                   browser, tmp_path) -> None:
     from selenium.webdriver.common.by import By

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers.engine import said, started, transfer_of
 
 from ivr.dialog import (
     ActionDone,
@@ -15,29 +16,15 @@ from ivr.dialog import (
     NoInput,
     RunAction,
     Say,
-    Transfer,
     UserInput,
     step,
 )
-
-
-def said(directives) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(d.text for d in directives if isinstance(d, Say))
-
-
-def transfer_of(directives) -> Transfer | None:  # type: ignore[no-untyped-def]
-    return next((d for d in directives if isinstance(d, Transfer)), None)
 
 
 def speech(intent: str | None, confidence: float = 0.9, asr: float = 0.9, text: str = "words",
            **entities: object) -> UserInput:
     return UserInput(text=text, asr_confidence=asr, intent=intent, intent_confidence=confidence,
                      entities=dict(entities))
-
-
-def started(flow: Flow) -> CallState:
-    state, _ = step(flow, CallState(), CallStarted())
-    return state
 
 
 def test_call_opens_with_the_disclosure_then_the_first_question(support_flow: Flow) -> None:

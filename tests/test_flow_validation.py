@@ -99,6 +99,7 @@ def test_published_json_schema_is_current() -> None:
         "run: ivr dialogs schema --write dialogs/flow.schema.json")
 
 
+@pytest.mark.slow
 def test_dialogs_check_command_reports_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "mini.yaml").write_text(GOOD.replace("  hours: bye", "  hours: by"))
     result = subprocess.run([sys.executable, "-m", "ivr.cli", "dialogs", "check", str(tmp_path)],
@@ -110,6 +111,7 @@ def test_dialogs_check_command_reports_file_and_line(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "ok: flow 'support'" in ok.stdout
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_invalid_flow_with_the_same_message(tmp_path: Path) -> None:
     (tmp_path / "mini.yaml").write_text(GOOD.replace("start: menu", "start: mneu"))
     env = {"PATH": "/usr/bin:/bin", "IVR_DIALOGS": str(tmp_path), "IVR_FLOW": "mini",

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import simple_websocket
 from conftest import AUTH_TOKEN, make_settings
+from helpers.stored import stored_call
 from werkzeug.serving import make_server
 
 from ivr.storage import repository
@@ -25,7 +26,7 @@ from ivr.streams import token
 from ivr.telephony.signature import sign
 from ivr.testing.stream_caller import StreamCaller
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 
 def speech(text: str, directory: Path, voice: str = "en-us") -> bytes:
@@ -58,13 +59,6 @@ def stream_server(tmp_path: Path) -> Iterator[tuple[str, object, object]]:
 def caller_for(url: str, settings, call_sid: str | None = None) -> StreamCaller:  # type: ignore[no-untyped-def]
     sid = call_sid or f"CAstream{time.monotonic_ns()}"
     return StreamCaller(url, sid, token.issue(settings.secret, sid), caller="+14155550123")
-
-
-def stored(settings, call_sid):  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        call = repository.get_call(session, call_sid)
-        assert call is not None
-        return call, repository.turns_of(session, call), repository.latest_transfer(session, call)
 
 
 def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
@@ -103,7 +97,7 @@ def test_disclosure_audio_starts_at_once_and_intent_by_voice(stream_server, tmp_
     assert call.wait_quiet()
     call.play(speech("where is my order", tmp_path))
     call.silence(1.5)
-    _, turns, _ = stored(settings, call.call_sid)
+    _, turns, _ = stored_call(settings, call.call_sid)
     spoken = [turn for turn in turns if turn.kind == "speech"]
     assert spoken and spoken[0].heard == "where is my order"
     assert spoken[0].intent == "order_status"
@@ -125,7 +119,7 @@ def test_the_disclosure_starts_before_the_call_is_stored(stream_server) -> None:
         database.rollback()
         database.close()
     assert wait_for(lambda: call.received.marks, 15), "the disclosure plays to its end"
-    db_call, _, _ = stored(settings, call.call_sid)
+    db_call, _, _ = stored_call(settings, call.call_sid)
     assert db_call.status == "in-progress"
     call.hang_up()
 
@@ -143,7 +137,7 @@ def test_agent_from_partial_results_transfers_and_closes_the_stream(stream_serve
     end_of_speech = settings.end_of_speech_ms / 1000
     assert call.received.closed_at - finished_speaking < end_of_speech, (
         "acted on the partial result, without waiting for the end-of-speech silence")
-    db_call, turns, transfer = stored(settings, call.call_sid)
+    db_call, turns, transfer = stored_call(settings, call.call_sid)
     assert transfer is not None and transfer.trigger == "caller_request"
     assert db_call.status == "transferring"
     assert [turn.intent for turn in turns if turn.kind == "speech"] == ["agent"]
@@ -164,13 +158,13 @@ def test_a_recognition_failure_sends_the_caller_to_a_person(stream_server,  # ty
     call = caller_for(url, settings)
     call.connect()
     assert call.wait_quiet()
-    pool = app.extensions["ivr"]["engine"]
+    pool = app.extensions["ivr"].speech.loaded
     assert pool.worker_pids(), "PocketSphinx streams decode in worker processes by default"
     for pid in pool.worker_pids():
         os.kill(pid, signal.SIGKILL)
     call.play(speech("where is my order", tmp_path))
     assert call.wait_closed(timeout=20), "the stream closes so Twilio fetches the transfer"
-    db_call, turns, transfer = stored(settings, call.call_sid)
+    db_call, turns, transfer = stored_call(settings, call.call_sid)
     assert transfer is not None and transfer.trigger == "fault"
     assert db_call.status == "transferring"
     assert [turn.kind for turn in turns][-1] == "fault"
@@ -180,7 +174,7 @@ def test_a_recognition_failure_sends_the_caller_to_a_person(stream_server,  # ty
     assert second.wait_quiet()
     second.play(speech("where is my order", tmp_path))
     second.silence(1.5)
-    _, turns, _ = stored(settings, second.call_sid)
+    _, turns, _ = stored_call(settings, second.call_sid)
     assert [turn.heard for turn in turns if turn.kind == "speech"] == ["where is my order"]
     second.hang_up()
 
@@ -194,7 +188,7 @@ def test_keys_work_on_the_stream(stream_server) -> None:  # type: ignore[no-unty
     assert call.wait_for_answer() and call.wait_quiet()
     call.press("123456")
     call.silence(1.0)
-    _, turns, _ = stored(settings, call.call_sid)
+    _, turns, _ = stored_call(settings, call.call_sid)
     assert [turn.digits for turn in turns if turn.kind == "digits"] == ["1", "123456"]
     assert any(turn.action == "action_order_status" and turn.action_ok for turn in turns)
     call.hang_up()
@@ -210,7 +204,7 @@ def test_barge_in_clears_the_prompt(stream_server, tmp_path) -> None:  # type: i
     call.play(speech("one two three four five six", tmp_path))
     call.silence(1.2)
     assert call.received.clears, "the server told Twilio to stop the prompt"
-    _, turns, _ = stored(settings, call.call_sid)
+    _, turns, _ = stored_call(settings, call.call_sid)
     assert any(turn.kind == "speech" and turn.node == "ask_order_number" for turn in turns)
     call.hang_up()
 
@@ -222,12 +216,12 @@ def test_end_of_utterance_waits_for_the_configured_silence(stream_server, tmp_pa
     assert call.wait_quiet()
     call.press("3")  # opening hours, then "anything else?"
     assert call.wait_for_answer() and call.wait_quiet()
-    turns_before = len(stored(settings, call.call_sid)[1])
+    turns_before = len(stored_call(settings, call.call_sid).turns)
     call.play(speech("I forgot my password", tmp_path))
     call.silence(0.3)  # shorter than end_of_speech_ms: not yet a turn
-    assert len(stored(settings, call.call_sid)[1]) == turns_before
+    assert len(stored_call(settings, call.call_sid).turns) == turns_before
     call.silence(1.0)
-    assert wait_for(lambda: len(stored(settings, call.call_sid)[1]) > turns_before, 3)
+    assert wait_for(lambda: len(stored_call(settings, call.call_sid).turns) > turns_before, 3)
     call.hang_up()
 
 

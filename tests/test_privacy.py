@@ -12,6 +12,7 @@ import pytest
 import responses
 from click.testing import CliRunner
 from conftest import AUTH_TOKEN, make_settings
+from helpers.stored import latest_transfer, stored_call
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.pool import NullPool
 
@@ -57,11 +58,8 @@ def escalated_call(new_call, caller: str = CALLER):  # type: ignore[no-untyped-d
 def test_a_raw_database_file_holds_no_transcript_summary_or_number(new_call, sqlite_url) -> None:  # type: ignore[no-untyped-def]
     call = escalated_call(new_call)
     assert call.last.dial_target  # type: ignore[union-attr]
-    with session_scope(sqlite_url) as session:
-        stored = repository.get_call(session, call.call_sid)
-        assert stored is not None
-        heard = [turn.heard for turn in repository.turns_of(session, stored)]
-        transfer = repository.latest_transfer(session, stored)
+    _, turns, transfer = stored_call(sqlite_url, call.call_sid)
+    heard = [turn.heard for turn in turns]
     assert PHRASE in heard  # the application reads it back
     assert transfer is not None and PHRASE in transfer.summary["last_utterances"]
     dump = raw_bytes(sqlite_url)
@@ -263,11 +261,8 @@ def test_repeat_callers_are_recognised_by_pseudonym(new_call, sqlite_url) -> Non
     first = escalated_call(new_call)
     again = escalated_call(new_call, caller="+1 (415) 555-0123")
     stranger = escalated_call(new_call, caller=OTHER_CALLER)
-    with session_scope(sqlite_url) as session:
-        summaries = {}
-        for call in (first, again, stranger):
-            stored = repository.get_call(session, call.call_sid)
-            summaries[call.call_sid] = repository.latest_transfer(session, stored).summary  # type: ignore[arg-type, union-attr]
+    summaries = {call.call_sid: latest_transfer(sqlite_url, call.call_sid).summary  # type: ignore[union-attr]
+                 for call in (first, again, stranger)}
     assert summaries[first.call_sid]["earlier_calls_30_days"] == 0
     assert summaries[again.call_sid]["earlier_calls_30_days"] == 1
     assert "Repeat caller: 1 earlier call" in summaries[again.call_sid]["spoken"]

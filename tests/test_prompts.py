@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -353,7 +354,7 @@ def test_blueprint_serves_prompts_cacheable_forever_and_nothing_else(
 
     library.build(["Thanks for calling. Goodbye."])
     app = Flask(__name__)
-    app.extensions["ivr"] = {"prompts": library}
+    app.extensions["ivr"] = SimpleNamespace(prompts=library)  # all the blueprint reads
     app.register_blueprint(prompts_blueprint)
     client = app.test_client()
     key = library.key("Thanks for calling. Goodbye.")

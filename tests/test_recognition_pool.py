@@ -39,6 +39,7 @@ def pool() -> Iterator[RecognitionPool]:
     pool.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sentence", ["where is my order", "I forgot my password", "connect me to an agent"]
 )
@@ -55,6 +56,7 @@ def test_a_pooled_recognizer_hears_what_the_engine_hears_in_process(
     assert pooled.worker_pid is not None and pooled.worker_pid != os.getpid()
 
 
+@pytest.mark.slow
 def test_one_recognizer_takes_utterance_after_utterance(
     pool: RecognitionPool, phrases: list[str], workdir: Path
 ) -> None:
@@ -66,6 +68,7 @@ def test_one_recognizer_takes_utterance_after_utterance(
     assert (first.text, second.text) == ("where is my order", "what are your opening hours")
 
 
+@pytest.mark.slow
 def test_calls_are_spread_over_the_workers(pool: RecognitionPool, phrases: list[str]) -> None:
     recognizers = [pool.recognizer(phrases) for _ in range(4)]
     for recognizer in recognizers:
@@ -74,6 +77,7 @@ def test_calls_are_spread_over_the_workers(pool: RecognitionPool, phrases: list[
     assert len(set(pids)) == 2 and sorted(pids) == sorted(pool.worker_pids() * 2)
 
 
+@pytest.mark.slow
 def test_closed_and_dropped_recognizers_are_freed_in_the_workers(
     pool: RecognitionPool, phrases: list[str]
 ) -> None:
@@ -97,6 +101,7 @@ def running_recognizer(pool: RecognitionPool, phrases: list[str]) -> tuple[Poole
     return recognizer, recognizer.worker_pid
 
 
+@pytest.mark.slow
 def test_a_killed_worker_fails_its_calls_and_is_replaced(
     pool: RecognitionPool, phrases: list[str], workdir: Path
 ) -> None:
@@ -112,6 +117,7 @@ def test_a_killed_worker_fails_its_calls_and_is_replaced(
     assert old_pid not in pool.worker_pids()
 
 
+@pytest.mark.slow
 def test_a_hung_worker_is_killed_after_the_timeout(
     pool: RecognitionPool, phrases: list[str], workdir: Path
 ) -> None:
@@ -129,6 +135,7 @@ def test_a_hung_worker_is_killed_after_the_timeout(
     assert result.text == "i forgot my password"
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_load_its_model_says_why() -> None:
     pool = RecognitionPool("vosk", vosk_model="/nonexistent/model", processes=1)
     try:

@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html import unescape
 
 import pytest
 import requests
 from click.testing import CliRunner
 from conftest import AUTH_TOKEN, BUNDLED_FLOW, ROOT, make_settings
+from helpers.console import PASSWORD, csrf_token, signed_in, text_of
+from helpers.stored import audit_entries, latest_transfer
 from servers import PUBLIC_URL, TOKEN, start_servers
 
 from ivr.app.routing import AgentDirectory, AgentInfo, Router
@@ -29,15 +30,13 @@ from ivr.config import Settings
 from ivr.dialog.parse import parse_flow
 from ivr.dialog.schema import Flow
 from ivr.storage import agents as agent_rows
-from ivr.storage import audit, repository
+from ivr.storage import audit
 from ivr.storage.db import session_scope, transaction
 from ivr.storage.migrate import upgrade
 from ivr.testing.simulated_call import SimulatedCall, flask_post, http_post
 
 ANN, BOB, CY, DAN = "+15005550101", "+15005550102", "client:cy", "sip:dan@pbx.example.com"
 CONFIGURED = ["+15005550006", "client:support-desk"]  # config/ivr.toml, queue support
-PASSWORD = "a long enough password"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Clock:
@@ -79,10 +78,7 @@ class Line:
         self.clock.advance(wait)
 
     def transfer(self, call_sid: str):  # type: ignore[no-untyped-def]
-        with session_scope(self.settings.database_url) as session:
-            call = repository.get_call(session, call_sid)
-            assert call is not None
-            return repository.latest_transfer(session, call)
+        return latest_transfer(self.settings, call_sid)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +98,8 @@ def make_line(database_url: str, flows: dict[str, Flow], **transfer: object) -> 
     if transfer:
         settings = settings.model_copy(
             update={"transfer": settings.transfer.model_copy(update=transfer)})
-    app = create_app(settings, flows, migrate=True)
     clock = Clock()
-    app.extensions["ivr"]["calls"].clock = clock
+    app = create_app(settings, flows, migrate=True, clock=clock)
     client = app.test_client()
 
     def new_call(**kwargs: object) -> SimulatedCall:
@@ -319,7 +314,7 @@ def test_without_agents_for_the_queue_the_configured_targets_ring_in_order(line:
 def test_the_summary_api_and_the_console_see_the_routed_agent(sqlite_line: Line) -> None:
     line = sqlite_line
     line.available("ann", ANN)
-    accounts = line.app.extensions["ivr"]["accounts"]  # type: ignore[attr-defined]
+    accounts = line.app.extensions["ivr"].accounts  # type: ignore[attr-defined]
     accounts.add("ann", PASSWORD, "agent", agent_target=ANN, actor="test")
     call = transferred(line)
     call.agent_presses("1")
@@ -327,8 +322,7 @@ def test_the_summary_api_and_the_console_see_the_routed_agent(sqlite_line: Line)
     summary = client.get(f"/api/calls/{call.call_sid}/summary",
                          headers={"Authorization": "Bearer api-token-for-tests"})
     assert summary.status_code == 200
-    sign_in(client, "ann")
-    assert call.call_sid in text_of(client.get("/console"))
+    assert call.call_sid in text_of(signed_in(line.app, "ann").get("/console"))  # type: ignore[arg-type]
 
 
 # Concurrency -------------------------------------------------------------------------------
@@ -451,9 +445,8 @@ def test_the_agents_commands(cli, sqlite_url: str) -> None:  # type: ignore[no-u
     assert cli("remove", "bob").stdout.strip() == "removed bob"
     assert [line.split()[0] for line in cli("list").stdout.splitlines()[1:]] == ["ann"]
 
-    with session_scope(sqlite_url) as session:
-        trail = [(entry.actor, entry.action, entry.target, entry.detail)
-                 for entry in reversed(audit.entries(session)) if entry.action.startswith("agent")]
+    trail = [(entry.actor, entry.action, entry.target, entry.detail)
+             for entry in reversed(audit_entries(sqlite_url)) if entry.action.startswith("agent")]
     actor = cli_actor()
     assert trail == [
         (actor, audit.AGENT_ADDED, "ann", {"queues": ["support", "billing"], "status": "offline"}),
@@ -489,27 +482,9 @@ def test_bad_agents_commands_say_why_and_exit_2(cli, args: list[str], message: s
 # The console -------------------------------------------------------------------------------
 
 
-def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
-    page = client.get(path)
-    assert page.status_code == 200, (path, page.status_code)
-    match = CSRF.search(page.get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return unescape(match.group(1))
-
-
-def sign_in(client, username: str) -> None:  # type: ignore[no-untyped-def]
-    response = client.post("/login", data={"username": username, "password": PASSWORD,
-                                           "csrf_token": csrf_token(client, "/login")})
-    assert response.status_code == 302 and response.headers["Location"] == "/console"
-
-
-def text_of(response) -> str:  # type: ignore[no-untyped-def]
-    return unescape(response.get_data(as_text=True))
-
-
 @pytest.fixture
 def people(sqlite_line: Line) -> Line:
-    accounts = sqlite_line.app.extensions["ivr"]["accounts"]  # type: ignore[attr-defined]
+    accounts = sqlite_line.app.extensions["ivr"].accounts  # type: ignore[attr-defined]
     accounts.add("ann", PASSWORD, "agent", agent_target=ANN, actor="test")
     accounts.add("sue", PASSWORD, "supervisor", agent_target=BOB, actor="test")
     accounts.add("ada", PASSWORD, "admin", actor="test")
@@ -518,9 +493,7 @@ def people(sqlite_line: Line) -> Line:
 
 
 def client_of(line: Line, username: str):  # type: ignore[no-untyped-def]
-    client = line.app.test_client()  # type: ignore[attr-defined]
-    sign_in(client, username)
-    return client
+    return signed_in(line.app, username)  # type: ignore[arg-type]
 
 
 def test_an_agent_sees_and_sets_their_presence(people: Line) -> None:
@@ -542,8 +515,7 @@ def test_an_agent_sees_and_sets_their_presence(people: Line) -> None:
 
     bad = ann.post("/console/presence", data={"status": "asleep", "csrf_token": token})
     assert bad.status_code == 400 and "unknown status 'asleep'" in text_of(bad)
-    with session_scope(people.settings.database_url) as session:
-        entries = audit.entries(session, action=audit.AGENT_STATUS)
+    entries = audit_entries(people.settings, action=audit.AGENT_STATUS)
     assert [(entry.actor, entry.target, entry.detail["status"]) for entry in entries] == [
         ("ann", "ann", "available")]
 
@@ -596,10 +568,9 @@ def test_admins_add_change_and_remove_agents(people: Line) -> None:
     assert [agent.name for agent in people.directory.list_agents()] == ["ann"]
     assert ada.post("/admin/agents/remove", data={"name": "ann"}).status_code == 400, "CSRF"
 
-    with session_scope(people.settings.database_url) as session:
-        actions = [(entry.actor, entry.action, entry.target)
-                   for entry in reversed(audit.entries(session)) if entry.actor == "ada"
-                   and entry.action.startswith("agent")]
+    actions = [(entry.actor, entry.action, entry.target)
+               for entry in reversed(audit_entries(people.settings)) if entry.actor == "ada"
+               and entry.action.startswith("agent")]
     assert actions == [("ada", audit.AGENT_ADDED, "bob"), ("ada", audit.AGENT_QUEUES, "bob"),
                        ("ada", audit.AGENT_STATUS, "ann"), ("ada", audit.AGENT_REMOVED, "bob")]
 

@@ -4,29 +4,26 @@
 from __future__ import annotations
 
 import pytest
+from helpers.engine import said, started, transfer_of
+from helpers.stored import stored_call
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from ivr.app.prompts import server_lines
 from ivr.app.summary import TurnRecord, build_summary, sentiment_trend, spoken_summary
 from ivr.dialog import (
     ActionDone,
-    CallStarted,
     CallState,
     Flow,
     Hangup,
     Listen,
     NoInput,
     RunAction,
-    Say,
-    Transfer,
     UserInput,
     step,
 )
 from ivr.dialog.engine import CARRY_ON, OFFER_ACCEPTED, PERSON_OFFER
 from ivr.nlu import Interpreter
 from ivr.nlu.sentiment import analyzer, score
-from ivr.storage import repository
-from ivr.storage.db import session_scope
 
 # --- scores -----------------------------------------------------------------------------
 
@@ -111,14 +108,6 @@ def test_the_interpreter_attaches_the_score(support_flow: Flow) -> None:
 # --- the engine -------------------------------------------------------------------------
 
 
-def said(directives) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(d.text for d in directives if isinstance(d, Say))
-
-
-def transfer_of(directives) -> Transfer | None:  # type: ignore[no-untyped-def]
-    return next((d for d in directives if isinstance(d, Transfer)), None)
-
-
 def words(text: str = "words", sentiment: float | None = 0.0, intent: str | None = None,
           confidence: float = 0.9, **entities: object) -> UserInput:
     return UserInput(text=text, asr_confidence=0.9, intent=intent, intent_confidence=confidence,
@@ -131,11 +120,6 @@ def upset(intent: str | None = None, sentiment: float = -0.7, **entities: object
 
 YES = words("yes", 0.0, "yes", yes_no=True)
 NO = words("no", 0.0, "no", yes_no=False)
-
-
-def started(flow: Flow, node: str | None = None) -> CallState:
-    state, _ = step(flow, CallState(), CallStarted())
-    return state.entering(node) if node else state
 
 
 def run(flow: Flow, state: CallState, *events) -> tuple[CallState, list]:  # type: ignore[no-untyped-def]
@@ -346,13 +330,6 @@ def test_the_spoken_summary_says_frustrated_once_and_fits(support_flow: Flow) ->
 # --- through the webhooks -----------------------------------------------------------------
 
 
-def stored(settings, call_sid):  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        call = repository.get_call(session, call_sid)
-        assert call is not None
-        return repository.turns_of(session, call), repository.latest_transfer(session, call)
-
-
 def test_a_frustrated_caller_is_offered_a_person_and_says_yes(new_call, settings) -> None:  # type: ignore[no-untyped-def]
     call = new_call()
     call.start()
@@ -362,7 +339,7 @@ def test_a_frustrated_caller_is_offered_a_person_and_says_yes(new_call, settings
     assert PERSON_OFFER in heard.text and heard.listening and not heard.dial_target
     heard = call.say("yes")
     assert heard.dial_target and "won't need to repeat yourself" in heard.text
-    turns, transfer = stored(settings, call.call_sid)
+    _, turns, transfer = stored_call(settings, call.call_sid)
     assert transfer.trigger == "sentiment" and "frustrated" in transfer.reason
     speech = [turn for turn in turns if turn.kind == "speech"]
     assert [turn.sentiment < -0.4 for turn in speech[:2]] == [True, True]
@@ -383,7 +360,7 @@ def test_a_caller_who_declines_the_offer_carries_on(new_call, settings) -> None:
     assert heard.listening and not heard.dial_target
     heard = call.press("123456")
     assert "shipped" in heard.text and PERSON_OFFER not in heard.text
-    turns, transfer = stored(settings, call.call_sid)
+    _, turns, transfer = stored_call(settings, call.call_sid)
     assert transfer is None
     assert [turn.sentiment for turn in turns if turn.kind == "digits"] == [None]
 

@@ -209,6 +209,8 @@ def chromium(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
 
 
 @pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.realtime
 def test_browser_call_asking_for_an_agent_ends_in_a_transfer(
     live_server,
     chromium,  # type: ignore[no-untyped-def]

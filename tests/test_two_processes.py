@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from helpers.stored import stored_call
 from servers import PUBLIC_URL, TOKEN, start_servers
 
-from ivr.storage import repository
-from ivr.storage.db import session_scope
 from ivr.testing.simulated_call import Post, SimulatedCall
 
 
@@ -55,10 +54,6 @@ def test_alternate_turns_on_two_processes(two_servers) -> None:  # type: ignore[
     heard = call.say("agent")
     assert heard.dial_target
     assert set(served) == set(urls)
-    with session_scope(database_url) as session:
-        stored = repository.get_call(session, call.call_sid)
-        assert stored is not None
-        turns = repository.turns_of(session, stored)
-        transfer = repository.latest_transfer(session, stored)
+    _, turns, transfer = stored_call(database_url, call.call_sid)
     assert [turn.seq for turn in turns] == list(range(1, len(turns) + 1))
     assert transfer is not None and transfer.summary["slots"]["order_number"] == "123456"

@@ -7,22 +7,14 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 import responses
 from conftest import AUTH_TOKEN
+from helpers.stored import audit_entries, stored_call
 from sqlalchemy import text
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from ivr.storage import audit, repository
-from ivr.storage.db import engine_for, session_scope
+from ivr.storage import audit
+from ivr.storage.db import engine_for
 from ivr.telephony.signature import sign
-
-
-def stored_call(settings, call_sid):  # type: ignore[no-untyped-def]
-    with session_scope(settings.database_url) as session:
-        call = repository.get_call(session, call_sid)
-        assert call is not None
-        turns = repository.turns_of(session, call)
-        transfer = repository.latest_transfer(session, call)
-        return call, turns, transfer
 
 
 def test_incoming_call_discloses_then_listens(new_call, settings, support_flow) -> None:  # type: ignore[no-untyped-def]
@@ -162,8 +154,8 @@ def test_a_broken_action_apologises_and_transfers(new_call, settings, monkeypatc
 @responses.activate
 def test_password_reset_sends_an_sms_through_twilio(app, settings, new_call) -> None:  # type: ignore[no-untyped-def]
     settings_with_sms = settings.model_copy(update={"sms_from": "+15005550006"})
-    app.extensions["ivr"]["calls"].settings = settings_with_sms
-    app.extensions["ivr"]["calls"]._runners.clear()
+    app.extensions["ivr"].calls.settings = settings_with_sms
+    app.extensions["ivr"].calls._runners.clear()
     sent = responses.post(
         f"https://api.twilio.com/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
         json={"sid": "SM" + "1" * 32, "status": "queued"}, status=201)
@@ -195,10 +187,18 @@ def test_warm_transfer_whisper_accept_and_end(new_call, settings) -> None:  # ty
     assert transfer.outcome == "completed" and transfer.accepted_by == "+15005550006"
 
 
-def test_declines_go_to_the_next_agent_then_voicemail(app, new_call, settings) -> None:  # type: ignore[no-untyped-def]
-    app.extensions["ivr"]["calls"].settings = settings.model_copy(
-        update={"privacy": settings.privacy.model_copy(update={"recordings": True})})
-    call = new_call()
+def _caller_of(settings):  # type: ignore[no-untyped-def]
+    """A caller of a new app made with `settings` (the use cases take settings when built)."""
+    from ivr.testing.simulated_call import SimulatedCall, flask_post
+    from ivr.web import create_app
+
+    return SimulatedCall(flask_post(create_app(settings).test_client()), auth_token=AUTH_TOKEN,
+                         public_url=settings.public_url)
+
+
+def test_declines_go_to_the_next_agent_then_voicemail(settings) -> None:  # type: ignore[no-untyped-def]
+    call = _caller_of(settings.model_copy(
+        update={"privacy": settings.privacy.model_copy(update={"recordings": True})}))
     call.start()
     call.press("0")
     call.agent_hears()
@@ -229,12 +229,10 @@ def test_without_recordings_nobody_answering_ends_with_an_apology(new_call, sett
     assert transfer.outcome == "fallback-busy"
 
 
-def test_backup_number_fallback(app, settings, new_call) -> None:  # type: ignore[no-untyped-def]
+def test_backup_number_fallback(settings) -> None:  # type: ignore[no-untyped-def]
     transfer_settings = settings.transfer.model_copy(
         update={"fallback": "number", "fallback_number": "+15005550009"})
-    app.extensions["ivr"]["calls"].settings = settings.model_copy(
-        update={"transfer": transfer_settings})
-    call = new_call()
+    call = _caller_of(settings.model_copy(update={"transfer": transfer_settings}))
     call.start()
     call.press("0")
     call.dial_ends("busy")
@@ -265,8 +263,7 @@ def test_summary_api_needs_the_token_and_returns_the_summary(client, new_call, s
     missing = client.get("/api/calls/CAnope/summary",
                          headers={"Authorization": "Bearer api-token-for-tests"})
     assert missing.status_code == 404
-    with session_scope(settings.database_url) as session:
-        views = audit.entries(session, action=audit.VIEW_CALL)
+    views = audit_entries(settings, action=audit.VIEW_CALL)
     assert [(entry.actor, entry.target) for entry in views] == [("api-token", call.call_sid)]
 
 
