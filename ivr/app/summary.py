@@ -3,6 +3,13 @@
 Pure: takes what the call did (flow, state, turns) and returns data. The spoken version leads
 with the reason and the request and is cut to fit `MAX_SPOKEN_SECONDS` of speech.
 
+What the caller needs is read from the turns in order: each of the flow's intents the caller
+asked for is a request; a custom action that then succeeded and told the caller something
+answered it. The need the agent hears first is the latest request still open; requests the
+bot already answered follow, so the agent neither repeats them nor misses them. Only values
+the flow collected from the caller are read out (by their `label`, else their name in words);
+yes/no values and what actions set internally are on screen only.
+
 The caller's sentiment trend, over the caller's turns that have a score (speech; keys and
 silence have none), each from -1 to 1:
 
@@ -30,6 +37,16 @@ TREND_BAND = 0.25
 """An average sentiment at least this far from 0 is negative or positive, not neutral."""
 FRUSTRATED_TRIGGERS = ("frustration", "sentiment")
 """Transfers whose reason already says the caller sounded frustrated."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Something the caller asked for, and whether the bot already answered it."""
+
+    intent: str
+    wants: str
+    answered: bool = False
+    bot_said: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,11 +82,24 @@ def build_summary(
     None when the number was withheld."""
     caller_turns = [turn for turn in turns if turn.kind in ("speech", "digits", "no_input")]
     wants = [flow.intent_description(intent) for intent in dict.fromkeys(state.intents)]
+    requests = requests_in(flow, turns)
+    still_open = [request for request in requests if not request.answered]
     summary: dict[str, Any] = {
         "reason": reason,
         "trigger": trigger,
-        "caller_wants": wants[-1] if wants else None,
+        "caller_wants": _caller_wants(still_open, requests, wants),
         "all_requests": wants,
+        "requests": [
+            {"intent": request.intent, "wants": request.wants, "answered": request.answered,
+             "bot_said": request.bot_said}
+            for request in requests
+        ],
+        "answered_requests": [request.wants for request in requests if request.answered],
+        "spoken_slots": {
+            _label(flow, name): _speakable(value)
+            for name, value in state.slots.items()
+            if name in flow.caller_slots and value is not None and not isinstance(value, bool)
+        },
         "intents": [
             {"intent": turn.intent, "confidence": _round(turn.intent_confidence),
              "speech_confidence": _round(turn.asr_confidence), "state": turn.node}
@@ -103,8 +133,14 @@ def build_summary(
 def spoken_summary(summary: dict[str, Any]) -> str:
     """Sentences in order of importance, as many as fit the time limit."""
     sentences = [f"Transferred because {summary['reason']}."]
+    answered = summary.get("answered_requests", [])
     if summary["caller_wants"]:
         sentences.append(f"The caller wants to {summary['caller_wants']}.")
+        if answered:
+            sentences.append(f"The bot already helped them {_and(answered)}.")
+    elif answered:
+        sentences.append(f"The bot already helped them {_and(answered)}; nothing else is "
+                         "known yet.")
     else:
         sentences.append("The caller's request is not known yet.")
     if summary.get("trigger") not in FRUSTRATED_TRIGGERS:
@@ -116,8 +152,12 @@ def spoken_summary(summary: dict[str, Any]) -> str:
         count = summary["earlier_calls_30_days"]
         sentences.append(f"Repeat caller: {count} earlier call{'s' if count > 1 else ''} "
                          "this month.")
-    for name, value in summary["slots"].items():
-        sentences.append(f"{_words(name)}: {_speakable(value)}.")
+    spoken_slots = summary.get("spoken_slots")
+    if spoken_slots is None:  # a summary stored before slots were chosen for speech
+        spoken_slots = {_words(name): _speakable(value)
+                        for name, value in summary["slots"].items()}
+    for label, value in spoken_slots.items():
+        sentences.append(f"{label[:1].upper()}{label[1:]}: {value}.")
     for action in summary["actions"][-2:]:
         if action["said"]:
             sentences.append(f"The bot told them: {action['said']}")
@@ -127,6 +167,44 @@ def spoken_summary(summary: dict[str, Any]) -> str:
         sentences.append(f"They last said: {summary['last_utterances'][-1]}.")
     sentences.append(f"{summary['turns']} turns, {summary['duration_seconds']} seconds.")
     return _fit(sentences, int(MAX_SPOKEN_SECONDS * WORDS_PER_SECOND))
+
+
+def requests_in(flow: Flow, turns: list[TurnRecord]) -> list[Request]:
+    """The caller's requests in the order first asked, each with the first answer an action
+    gave after it (asking again for the same thing continues that request)."""
+    requests: dict[str, Request] = {}
+    current: str | None = None
+    for turn in turns:
+        if turn.kind in ("speech", "digits") and turn.intent in flow.intents:
+            current = turn.intent
+            if current not in requests:
+                requests[current] = Request(current, flow.intent_description(current))
+        elif (turn.kind == "action" and turn.action_ok and turn.reply and current
+              and not requests[current].answered):
+            requests[current] = Request(current, requests[current].wants, True, turn.reply)
+    return list(requests.values())
+
+
+def _caller_wants(still_open: list[Request], requests: list[Request],
+                  wants: list[str]) -> str | None:
+    """The latest request still open; when the turns show none (every request answered, or
+    intents known only from the state), None or the latest intent acted on."""
+    if still_open:
+        return still_open[-1].wants
+    if requests:
+        return None
+    return wants[-1] if wants else None
+
+
+def _and(items: list[str]) -> str:
+    """'to a', 'to a and to b', 'to a, to b and to c'."""
+    phrases = [f"to {item}" for item in items]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def _label(flow: Flow, name: str) -> str:
+    slot = flow.caller_slots.get(name)
+    return slot.label if slot and slot.label else _words(name)
 
 
 def sentiment_trend(scores: list[float]) -> str | None:
@@ -161,8 +239,9 @@ def _fit(sentences: list[str], max_words: int) -> str:
     for sentence in sentences:
         words = len(sentence.split())
         if used + words > max_words:
-            if not chosen:  # the reason alone is too long: cut it
+            if not chosen:  # the reason alone is too long: cut it, and it fills the time
                 chosen.append(" ".join(sentence.split()[:max_words]))
+                used = max_words
             continue
         chosen.append(sentence)
         used += words

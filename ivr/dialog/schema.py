@@ -109,6 +109,10 @@ class Slot(Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     type: Literal["digits", "yes_no", "text"]
+    label: str | None = Field(
+        None, max_length=60,
+        description="How the agent's summary names this value (default: the name in words, "
+        "e.g. 'order number').")
     min_length: int = Field(1, ge=1, le=64)
     max_length: int = Field(32, ge=1, le=64)
 
@@ -333,6 +337,11 @@ class Flow(Strict):
         """Slots that hold free text (redacted before storage)."""
         return frozenset(state.slot.name for state in self.states.values()
                          if state.slot and state.slot.type == "text")
+
+    @property
+    def caller_slots(self) -> dict[str, Slot]:
+        """Slots the flow collects from the caller (not those actions set), by name."""
+        return {state.slot.name: state.slot for state in self.states.values() if state.slot}
 
     def intent_description(self, intent: str) -> str:
         """Plain words for an intent, for summaries."""
