@@ -213,8 +213,8 @@ def test_supervisors_see_figures_but_not_users(app, accounts, calls) -> None:  #
     page = text_of(figures)
     assert re.search(r'id="calls">3<', page) and re.search(r'id="by-bot">1<', page)
     assert re.search(r'id="transferred">2<', page)
-    assert re.search(r"<td>caller_request</td><td>2</td>", page)
-    assert re.search(r"<td>accepted</td><td>2</td>", page)
+    assert re.search(r"<td>asked for a person</td><td>2</td>", page)
+    assert re.search(r"<td>taken by an agent</td><td>2</td>", page)
     assert re.search(r'id="median-answer">\d+\.\d s \(over 2 answered transfers\)', page)
     for private in ("where is my order", "I forgot my password", calls.ann, calls.bob, CALLER):
         assert private not in page

@@ -149,7 +149,7 @@ def test_the_rung_agent_sees_the_incoming_call_with_its_context_live(app, accoun
         value is None or -1 <= value <= 1 for value in card["sentiment"])
     assert [(past["wanted"], past["outcome"]) for past in card["past_contacts"]] == [
         ("know the opening hours", "handled by the bot")]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", card["past_contacts"][0]["date"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T", card["past_contacts"][0]["date"])
     raw = json.dumps(card)
     assert CALLER not in raw and CALLER[1:] not in raw, "never the caller's number"
 

@@ -110,6 +110,7 @@ def test_an_agent_takes_a_call_on_screen_and_rates_the_assistant(live_server,  #
         "Incoming call: check the status of an order"
     summary = card.find_element(By.CSS_SELECTOR, "dl.summary").text
     assert "the caller asked for a person" in summary and "order_status (" in summary
+    assert "caller_request" not in summary, "the trigger in words"
     assert card.find_element(By.CSS_SELECTOR, "p.spoken").text.startswith("Transferred because")
     transcript = card.find_element(By.CSS_SELECTOR, "table.transcript").text
     assert f"where is my order {MARKUP}" in transcript, "caller text shown as text"
@@ -120,11 +121,14 @@ def test_an_agent_takes_a_call_on_screen_and_rates_the_assistant(live_server,  #
         "a score (or a dash) for each of the caller's two turns"
     assert "No earlier calls" in card.find_element(By.CSS_SELECTOR, ".past-contacts").text
     assert not browser.find_element(By.ID, "no-calls").is_displayed()
+    assert not browser.find_element(By.ID, "live-status").is_displayed(), \
+        "no \"waiting for calls\" while a call rings"
     browser.save_screenshot(str(tmp_path / "live-incoming.png"))
 
     card.find_element(By.CSS_SELECTOR, "button.accept").click()
     wait_for(lambda driver: "You took the call" in card.find_element(
         By.CSS_SELECTOR, ".answer .message").text)
+    assert browser.find_element(By.ID, "live-status").is_displayed(), "no card rings now"
     updates = [call_ for call_ in live_server.twilio.calls if call_.request.method == "POST"]
     assert [(update.request.url, parse_qs(update.request.body)) for update in updates] == [
         (TWILIO_CALLS + leg + ".json",

@@ -3,19 +3,21 @@ sees about each (summary, transcript, sentiment per turn, earlier contacts), and
 accept or decline on screen. Showing a card and answering on screen are both audited.
 
 Cards are plain data for JSON (`dataclasses.asdict`); the page's script puts them on screen as
-text, never as HTML.
+text, never as HTML. Times on them are text already, in the business time zone, so the page
+shows the same zone as every other console page whatever the browser's zone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from ivr.app.accounts import Account
 from ivr.app.handoff import HandoffService, ScreenAnswer
+from ivr.app.queries import business_zone, local_time
 from ivr.config import Settings
 from ivr.dialog.schema import Flow
 from ivr.storage import audit, callers, repository, transfers
@@ -60,6 +62,7 @@ class CardSummary:
     trigger: str
     wants: str | None
     requests: list[str]
+    answered: list[str]  # requests the bot already answered
     intents: list[IntentGuess]
     slots: dict[str, SlotValue]
     actions: list[ActionRun]
@@ -98,7 +101,8 @@ class IncomingCard:
     """Everything the agent being rung sees about one transfer."""
 
     call_sid: str
-    ringing_since: str
+    ringing_since: str  # ISO 8601, UTC
+    ringing_since_local: str  # the time of day in the business time zone, e.g. "14:05:09 BST"
     attempt: int  # 1 when the agent is the first one rung
     queue: str | None
     summary: CardSummary
@@ -123,6 +127,7 @@ class LiveConsole:
         self.url = settings.database_url
         self.flows = flows
         self.handoff = handoff
+        self.zone = business_zone(settings.business.timezone)
 
     def look(self, username: str, target: str, shown: set[str]) -> Look:
         """The transfers ringing `target` now, with a card for each not in `shown` (each card
@@ -163,12 +168,14 @@ class LiveConsole:
         return IncomingCard(
             call_sid=transfer.call.call_sid,
             ringing_since=_iso(transfer.created_at),
+            ringing_since_local=local_time(transfer.created_at, self.zone, "%H:%M:%S %Z"),
             attempt=transfer.attempt + 1,
             queue=transfer.queue,
             summary=CardSummary(
                 reason=transfer.reason, trigger=transfer.trigger,
                 wants=summary.get("caller_wants"),
                 requests=summary.get("all_requests") or [],
+                answered=summary.get("answered_requests") or [],
                 intents=[IntentGuess(item.get("intent"), item.get("confidence"))
                          for item in summary.get("intents") or []],
                 slots={str(name): _text(value)
@@ -186,12 +193,12 @@ class LiveConsole:
                         for turn in turns],
             sentiment=[_rounded(turn.sentiment) for turn in turns
                        if turn.kind in CALLER_TURNS],
-            past_contacts=[_past_contact(contact, flow)
+            past_contacts=[_past_contact(contact, flow, self.zone)
                            for contact in callers.earlier_contacts(session, transfer.call)])
 
 
-def _past_contact(contact: Contact, flow: Flow | None) -> PastContact:
-    return PastContact(date=as_utc(contact.started_at).strftime("%Y-%m-%d %H:%M UTC"),
+def _past_contact(contact: Contact, flow: Flow | None, zone: tzinfo) -> PastContact:
+    return PastContact(date=local_time(contact.started_at, zone, "%Y-%m-%d %H:%M %Z"),
                        wanted=contact.wanted or _wanted(contact.intents, flow) or "-",
                        outcome=_ending(contact))
 

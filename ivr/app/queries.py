@@ -1,6 +1,7 @@
 """What the console, the JSON API and the softphone read: a call with its transcript, its
 transfers and their attempts, and the reader's feedback; an agent's own transfers; the
-figures; the audit trail; whether the database answers.
+figures; the audit trail; whether the database answers. And how pages show a time: in the
+business time zone (`[business] timezone`), `local_time`.
 
 Everything comes back as plain dataclasses, detached from any session. Showing a call to a
 person is audited in the same transaction that reads it. Times are as stored: aware on
@@ -9,9 +10,11 @@ PostgreSQL, naive UTC on SQLite.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +23,35 @@ from ivr.config import Settings
 from ivr.storage import audit, figures, repository, surveys
 from ivr.storage import feedback as feedback_rows
 from ivr.storage.db import session_scope
-from ivr.storage.models import Call, Feedback, Transfer, Turn
+from ivr.storage.figures import REPEAT_WINDOW
+from ivr.storage.models import Call, Feedback, Transfer, Turn, as_utc
+
+log = logging.getLogger(__name__)
 
 MAX_SID_LENGTH = 64
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+"""A time on a console page: the date, the time and the zone's abbreviation (EST, BST)."""
+
+
+def business_zone(name: str) -> tzinfo:
+    """The time zone pages show times in; UTC when `name` is not a known zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown business time zone %r: pages show times in UTC", name)
+        return UTC
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The zone's name as people look it up, e.g. "Europe/London"."""
+    return zone.key if isinstance(zone, ZoneInfo) else "UTC"
+
+
+def local_time(moment: datetime | None, zone: tzinfo, time_format: str = TIME_FORMAT) -> str:
+    """A stored time (aware, or naive UTC from SQLite) as text in `zone`; "-" for none."""
+    if moment is None:
+        return "-"
+    return as_utc(moment).astimezone(zone).strftime(time_format)
 
 
 @dataclass(frozen=True)
@@ -125,6 +154,8 @@ class Queries:
 
     def __init__(self, settings: Settings):
         self.url = settings.database_url
+        self.zone = business_zone(settings.business.timezone)
+        """The zone pages show times in (`local_time`)."""
 
     def call_for_agent(self, call_sid: str, account: Account) -> CallView | None:
         """A call the account took a transfer of, with the account's feedback on its
@@ -166,11 +197,13 @@ class Queries:
                     for transfer in own_transfers(session, account)]
 
     def figures(self) -> dict[str, Any]:
-        """Counts over every stored call (see `ivr.storage.figures`); no transcripts, no SIDs."""
+        """Counts over every stored call (see `ivr.storage.figures`); no transcripts, no SIDs.
+        `repeat_window_days`: how soon another call from the same caller counts as a repeat."""
         with session_scope(self.url) as session:
             numbers = figures.call_figures(session)
             numbers["feedback"] = figures.feedback_figures(session)
             numbers.update(surveys.survey_figures(session))
+        numbers["repeat_window_days"] = REPEAT_WINDOW.days
         return numbers
 
     def audit_trail(self, *, limit: int) -> list[AuditLine]:

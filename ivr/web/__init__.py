@@ -24,6 +24,7 @@ from ivr.config import Settings, load_settings
 from ivr.dialog.schema import Flow
 from ivr.speech.tts import PromptLibrary
 from ivr.web.context import Services, SpeechEngineSlot
+from ivr.web.labels import install as install_labels
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def create_app(
     _configure(app, settings)
     services = _services(settings, flows, clock)
     app.extensions["ivr"] = services
+    install_labels(app)
     _protect_forms(app, exempt=_register_blueprints(app, settings))
     _warn_about_configuration(services)
     return app

@@ -8,7 +8,6 @@ phone numbers or words callers said.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,6 @@ AUDIT_PAGE_SIZE = 200
 MAX_CORRECTION = 1000
 VERDICTS = {"right": True, "wrong": False, "": None}
 NOT_FOUND = "There is no call here that you can see."
-
-
-@console.app_template_filter("when")
-def when(moment: datetime | None) -> str:
-    """A stored time as UTC text."""
-    if moment is None:
-        return "-"
-    if moment.tzinfo is None:  # SQLite gives stored times back naive, all of them UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # Agents ----------------------------------------------------------------------------------
@@ -78,6 +67,7 @@ def _call_page(call: CallView, agent_target: str | None) -> dict[str, Any]:
             "accepted_by": who(transfer.accepted_by), "answered_at": transfer.answered_at,
             "spoken": transfer.spoken_summary, "wants": summary.get("caller_wants"),
             "requests": summary.get("all_requests") or [], "slots": summary.get("slots") or {},
+            "answered": summary.get("answered_requests") or [],
             "actions": summary.get("actions") or [],
             "attempts": [{"number": attempt.number, "who": who(attempt.target),
                           "outcome": attempt.outcome, "at": attempt.at}

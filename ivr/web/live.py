@@ -23,9 +23,10 @@ from flask.typing import ResponseReturnValue
 
 from ivr.app.accounts import OWN_CALLS
 from ivr.app.handoff import ScreenAnswer
-from ivr.app.live import LiveConsole
+from ivr.app.live import IncomingCard, LiveConsole
 from ivr.web.auth import me, page, require
 from ivr.web.context import accounts, services
+from ivr.web.labels import in_words
 from ivr.web.voice import CALL_SID
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def _stream(watch: _Watch) -> Iterator[str]:
 def _look(watch: _Watch, shown: set[str]) -> list[str]:
     """Events for what changed since the last look; updates `shown`."""
     look = watch.live.look(watch.username, watch.target, shown)
-    chunks = [_event("incoming", asdict(card)) for card in look.incoming]
+    chunks = [_event("incoming", _card(card)) for card in look.incoming]
     for call_sid, taken in look.gone.items():
         chunks.append(_event("gone", {"call_sid": call_sid,
                                       "outcome": "taken-by-you" if taken else "ended",
@@ -168,6 +169,13 @@ def _look(watch: _Watch, shown: set[str]) -> list[str]:
     shown.clear()
     shown.update(look.ringing)
     return chunks
+
+
+def _card(card: IncomingCard) -> dict[str, Any]:
+    """The card as JSON, with its trigger in the console's words."""
+    data = asdict(card)
+    data["summary"]["trigger_words"] = in_words(card.summary.trigger)
+    return data
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -62,20 +62,36 @@
       : LEVELS[Math.min(7, Math.max(0, Math.round((Number(value) + 1) / 2 * 7)))]).join("");
   }
 
-  function setStatus(text) {
+  let waiting = false; // the status line says "waiting for calls"
+
+  function setStatus(text, isWaiting) {
     statusLine.textContent = text;
+    waiting = Boolean(isWaiting);
+    updateEmpty();
   }
 
+  // While a call rings, its card says all there is: "waiting for calls" goes (any other
+  // status, such as reconnecting, stays), and comes back when no card is ringing.
   function updateEmpty() {
-    noCalls.hidden = [...cards.values()].some((card) => !card.classList.contains("ended"));
+    const ringing = [...cards.values()].some((card) => !card.classList.contains("ended"));
+    noCalls.hidden = ringing;
+    statusLine.hidden = waiting && ringing;
+  }
+
+  function reasonText(summary) {
+    const words = summary.trigger_words || summary.trigger;
+    return summary.reason.toLowerCase().includes(words.toLowerCase()) ? summary.reason
+      : `${summary.reason} (${words})`;
   }
 
   function summaryList(summary) {
     const intents = summary.intents.map((item) =>
       `${item.intent}${item.confidence === null ? "" : " (" + score(item.confidence) + ")"}`);
     const pairs = [
-      ["Reason", `${summary.reason} (${summary.trigger})`],
+      ["Reason", reasonText(summary)],
       ["The caller wants", summary.wants || "not known yet"],
+      ["Already answered by the assistant",
+       summary.answered && summary.answered.length ? summary.answered.join(", ") : null],
       ["All requests", summary.requests.length > 1 ? summary.requests.join(", ") : null],
       ["Intents", intents.join(", ") || "none recognised"],
     ];
@@ -139,10 +155,9 @@
     }
     const card = el("section", null, "card incoming");
     card.dataset.call = data.call_sid;
-    const since = new Date(data.ringing_since);
     card.append(
       el("h2", `Incoming call: ${data.summary.wants || data.summary.reason}`),
-      el("p", `Ringing you since ${since.toLocaleTimeString()}` +
+      el("p", `Ringing you since ${data.ringing_since_local}` +
         (data.queue ? `, ${data.queue} queue` : "") +
         (data.attempt > 1 ? `, after ${data.attempt - 1} other agent(s)` : ""), "muted"));
     const answers = el("div", null, "answer");
@@ -229,7 +244,7 @@
   }
 
   const source = new EventSource(root.dataset.events);
-  source.addEventListener("open", () => setStatus("Connected: waiting for calls."));
+  source.addEventListener("open", () => setStatus("Connected: waiting for calls.", true));
   source.addEventListener("incoming", (event) => render(JSON.parse(event.data)));
   source.addEventListener("gone", (event) => {
     const data = JSON.parse(event.data);
