@@ -182,3 +182,5 @@ def test_the_agent_sees_what_the_assistant_already_answered(app, accounts, new_c
     page = text_of(signed_in(app, "ann").get(f"/console/calls/{call.call_sid}"))
     assert ("<dt>Already answered by the assistant</dt><dd>know the opening hours</dd>"
             in page)
+    assert "<dt>Status</dt><dd>handed to a person</dd>" in page
+    assert "<td>spoke</td>" in page and "<td>speech</td>" not in page

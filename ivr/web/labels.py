@@ -60,6 +60,29 @@ FALLBACKS = {
 
 WORDS = {**TRIGGERS, **OUTCOMES}  # no code is both (tests/test_pages.py checks)
 
+CALL_STATUSES = {
+    "in-progress": "with the assistant",
+    "transferring": "handed to a person",
+    "completed-by-bot": "ended with the assistant",
+    "completed-by-agent": "ended after an agent took it",
+    "completed": "ended",
+    "busy": "ended: line busy",
+    "failed": "the call failed",
+    "no-answer": "not answered",
+    "canceled": "ended before it was answered",
+}
+"""Where a call is (`Call.status`): set by the use cases and Twilio's status callback."""
+
+TURN_KINDS = {
+    "start": "call started",
+    "speech": "spoke",
+    "digits": "keyed",
+    "no_input": "silence",
+    "action": "step",
+    "fault": "fault",
+}
+"""What happened in a stored turn (`Turn.kind`)."""
+
 
 def in_words(code: str | None) -> str:
     """A trigger or outcome code as words; an unknown code as it is ("-" for none)."""
@@ -76,6 +99,16 @@ def in_words(code: str | None) -> str:
     return code
 
 
+def call_status(code: str | None) -> str:
+    """A call's status in words; an unknown one as it is."""
+    return CALL_STATUSES.get(code or "", code or "-")
+
+
+def turn_kind(code: str | None) -> str:
+    """What kind of turn, in words; an unknown one as it is."""
+    return TURN_KINDS.get(code or "", code or "-")
+
+
 def when(moment: datetime | None) -> Markup | str:
     """A stored time in the business time zone, e.g. "2025-03-04 09:05:00 EST", in a
     `<time>` element that carries the instant (UTC) for machines and never wraps."""
@@ -87,8 +120,11 @@ def when(moment: datetime | None) -> Markup | str:
 
 
 def install(app: Flask) -> None:
-    """The filters `words` and `when`, and `time_zone` (the zone's name) on every page."""
+    """The filters `words`, `call_status`, `turn_kind` and `when`, and `time_zone` (the
+    zone's name) on every page."""
     app.add_template_filter(in_words, "words")
+    app.add_template_filter(call_status, "call_status")
+    app.add_template_filter(turn_kind, "turn_kind")
     app.add_template_filter(when, "when")
 
     @app.context_processor
