@@ -120,3 +120,16 @@ def test_holding_callers_hear_the_first_update_then_the_later_one(desk: Desk) ->
         assert transfer is not None
         transfer.created_at = transfer.created_at - timedelta(minutes=5)
     assert desk.handoff.hold_update(sid) == lines.HOLD_LATER
+
+
+def test_status_reports_repeated_or_out_of_order_leave_the_first_end(desk: Desk) -> None:
+    sid = transferred(desk)
+    assert desk.handoff.agent_pressed(sid, "1") == "accept"
+    assert desk.handoff.call_ended(sid, "completed", "42") is True
+    first_end = stored(desk, sid)[0].ended_at
+    assert desk.handoff.call_ended(sid, "completed", "42") is True  # Twilio's retry
+    assert desk.handoff.call_ended(sid, "in-progress", None) is True  # late, out of order
+    call, transfer = stored(desk, sid)
+    assert call.ended_at == first_end and call.duration_seconds == 42
+    assert call.status == "completed"
+    assert transfer.outcome == "accepted"

@@ -231,7 +231,7 @@ class HandoffService:
             if call is None:
                 return False
             if call_status in FINAL_CALL_STATUSES:
-                call.ended_at = utcnow()
+                call.ended_at = call.ended_at or utcnow()  # a repeated report moves nothing
                 if duration and duration.isdigit():
                     call.duration_seconds = int(duration)
                 if call.status in ("in-progress", "transferring"):
