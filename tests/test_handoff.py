@@ -133,3 +133,16 @@ def test_status_reports_repeated_or_out_of_order_leave_the_first_end(desk: Desk)
     assert call.ended_at == first_end and call.duration_seconds == 42
     assert call.status == "completed"
     assert transfer.outcome == "accepted"
+
+
+def test_a_late_turn_after_the_hand_over_rings_the_same_agent_and_adds_no_transfer(
+        desk: Desk) -> None:
+    sid = transferred(desk)
+    late = desk.calls.turn(Inbound(sid, CALLER))  # a <Gather> that timed out after all
+    assert late.leg == AgentLeg(FIRST, 15, lines.HANDOVER_INTRO)
+    with session_scope(desk.settings.database_url) as session:
+        call = repository.get_call(session, sid)
+        assert call is not None
+        assert len(call.transfers) == 1
+        assert [turn.kind for turn in repository.turns_of(session, call)] == [
+            "start", "speech", "speech"]

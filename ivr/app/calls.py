@@ -185,7 +185,9 @@ class CallService:
                 call = repository.read_call(connection, inbound.call_sid)
                 flow = self._flow_for(call.flow if call else inbound.flow)
                 state = CallState.model_validate(call.state or {}) if call else CallState()
-                if call is not None and (starting or not state.node):
+                if call is not None and (starting or not state.node or state.transferred):
+                    # Twilio asking again, or a late turn of a call already handed over: the
+                    # current question again, or whoever the transfer is ringing (no new one).
                     return self._repeat_question(connection, call, flow, state)
             try:
                 return self._store(inbound, call, self._decide(flow, state, call is None,
