@@ -7,8 +7,9 @@ the call was not moved on by another request meanwhile (optimistic concurrency: 
 turn count is the version). On a transfer they build the summary and pick who to ring, and
 they return what the caller should hear. The webhook and the media-stream transports share it.
 
-What callers said is understood as they said it, but stored redacted (`ivr.privacy.redaction`): the
-heard text, keyed digits, the bot's replies and free-text slot values.
+What callers said is understood as they said it, but stored redacted
+(`ivr.privacy.redaction`): the heard text, keyed digits, the bot's replies and free-text slot
+values.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ MAX_ACTIONS_PER_TURN = 5
 MAX_DECISIONS = 3  # a turn decided again when another request for the call was stored first
 MAX_HEARD_CHARS = 2000
 REPEAT_CALLER_DAYS = 30
+
+
 @dataclass(frozen=True)
 class Decision:
     """A turn decided on the call's state as read, not stored yet: the state it leads to, what

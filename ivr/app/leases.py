@@ -65,11 +65,16 @@ class SweepReport:
 
 @dataclass
 class Leases:
-    """The sweep: both rules, for every transfer on the database."""
+    """The sweep: both rules, for every transfer on the database. Keep one for repeated
+    sweeps: it remembers when each call was last checked with Twilio."""
 
     settings: Settings
     policy: TransferPolicy
     _checked: dict[str, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Leases:
+        return cls(settings, TransferPolicy.from_settings(settings))
 
     def sweep(self) -> SweepReport:
         report = SweepReport()

@@ -105,10 +105,8 @@ def sweep() -> None:
 
     The Procfile's `purge` process does this every minute; run it by hand after an outage."""
     from ivr.app.leases import Leases
-    from ivr.app.transfer_policy import TransferPolicy
 
-    settings = settings_for_data()
-    report = Leases(settings, TransferPolicy.from_settings(settings)).sweep()
+    report = Leases.from_settings(settings_for_data()).sweep()
     click.echo(f"{report.lost_transfers} ringing transfer(s) without a report released their "
                f"agent; {report.calls_ended} ended call(s) sent their agent to wrap-up; "
                f"{report.calls_still_live} call(s) still live; {report.unchecked} could not be "

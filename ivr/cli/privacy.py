@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ivr.app.data_rights import DataRights, NotAPhoneNumber
+from ivr.app.leases import Leases
 from ivr.cli.common import cli_actor, settings_for_data
 from ivr.storage import crypto
 
@@ -29,6 +30,7 @@ def purge(dry_run: bool, every: str | None) -> None:
     """Delete calls older than the retention period (retention_days) and old audit entries."""
     interval = _seconds(every) if every else None
     next_purge = time.monotonic()
+    leases: Leases | None = None
     while True:
         if time.monotonic() >= next_purge:
             _purge_once(dry_run)
@@ -36,7 +38,8 @@ def purge(dry_run: bool, every: str | None) -> None:
                 return
             next_purge = time.monotonic() + interval
         if not dry_run:
-            _sweep_leases()
+            leases = leases or Leases.from_settings(settings_for_data())
+            _sweep_leases(leases)
         time.sleep(min(SWEEP_SECONDS, max(0.0, next_purge - time.monotonic())))
 
 
@@ -49,14 +52,10 @@ def _purge_once(dry_run: bool) -> None:
                f"{result.audit_cutoff:%Y-%m-%d}")
 
 
-def _sweep_leases() -> None:
+def _sweep_leases(leases: Leases) -> None:
     """Agents whose transfer or call was never reported back become available again."""
-    from ivr.app.leases import Leases
-    from ivr.app.transfer_policy import TransferPolicy
-
-    settings = settings_for_data()
     try:
-        report = Leases(settings, TransferPolicy.from_settings(settings)).sweep()
+        report = leases.sweep()
     except Exception as error:  # the database may be down for a moment: try again later
         click.echo(f"lease sweep failed: {type(error).__name__}", err=True)
         return

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from ivr.storage.agents import BUSY, Db, release
 from ivr.storage.models import Agent, Call, Transfer, as_utc
+from ivr.storage.transfers import attempt_entry, target_at
 
 LOST = "lost"
 """A transfer's outcome when nothing was heard of it for longer than its ring time allows."""
@@ -41,9 +42,8 @@ def expire_ringing(db: Db, now: datetime, allowed_seconds: Callable[[str | None]
         started = _attempt_started(created_at, attempts)
         if now - started <= timedelta(seconds=allowed_seconds(queue)):
             continue
-        target = str(targets[attempt]) if 0 <= attempt < len(targets or []) else None
-        attempts.append({"index": attempt, "target": target, "outcome": "no-report",
-                         "at": now.isoformat()})
+        target = target_at(targets, attempt)
+        attempts.append(attempt_entry(attempt, target, "no-report", now))
         db.execute(update(Transfer).where(Transfer.id == transfer_id,
                                           Transfer.outcome == "ringing")
                    .values(outcome=LOST, attempts=attempts)

@@ -45,9 +45,16 @@ def record_attempt(transfer: Transfer, outcome: str, **detail: object) -> None:
     attempts = list(transfer.attempts or [])
     if attempts and attempts[-1].get("index") == transfer.attempt:
         return
-    attempts.append({"index": transfer.attempt, "target": current_target(transfer),
-                     "outcome": outcome, "at": utcnow().isoformat(), **detail})
+    attempts.append(attempt_entry(transfer.attempt, current_target(transfer), outcome,
+                                  utcnow(), **detail))
     transfer.attempts = attempts
+
+
+def attempt_entry(index: int, target: str | None, outcome: str, at: datetime,
+                  **detail: object) -> dict[str, Any]:
+    """One attempt as `Transfer.attempts` stores it."""
+    return {"index": index, "target": target, "outcome": outcome, "at": at.isoformat(),
+            **detail}
 
 
 def attempt_outcome(call_status: str) -> str:
